@@ -80,6 +80,7 @@ def sync(
     """Bring the index at ``settings.index_dir`` in line with the files under ``paths``."""
     started = time.perf_counter()
     report = SyncReport()
+    paths = [p.resolve() for p in paths]
     files = list_files(paths)
     catalog: dict[str, dict] = {}
     for folder in {p if p.is_dir() else p.parent for p in paths}:
@@ -116,7 +117,8 @@ def sync(
                     writer.update_source(old.doc_id, doc)
                 continue
             pending.append((f, digest, ()))
-        present = set(seen_hashes)
+        # Documents outside the scanned paths are left alone (``rag index one.pdf`` adds one).
+        present = set(seen_hashes) | {h for h, d in stored.items() if not _within(d.source, paths)}
         for digest, old in stored.items():
             if digest not in present:
                 writer.remove(old.doc_id)
@@ -171,6 +173,11 @@ def sync(
         report.chunks = writer.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _within(source: str, roots: list[Path]) -> bool:
+    path = Path(source)
+    return any(path == root or root in path.parents for root in roots)
 
 
 def _reason(exc: RagError, f: Path) -> str:

@@ -1,0 +1,111 @@
+"""Extractive, cited answers: sentences quoted verbatim from retrieved passages, or abstain.
+
+Each candidate sentence is scored by cosine similarity to the question (the same
+embedding model as retrieval) plus the share of the question's content words it
+contains. When even the best sentence scores below ``abstain_threshold`` the answer
+says plainly that the indexed case reports do not answer, and the hits are shown as
+the closest passages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.chunking import split_sentences
+from rag.config import Settings
+from rag.documents import Answer, Citation, Hit
+from rag.embedding import Embedder
+from rag.store import STOPWORDS
+
+ABSTAIN_TEXT = "The indexed case reports do not answer this question."
+LEXICAL_WEIGHT = 0.3  # weight of question-word coverage next to cosine similarity
+RANK_PENALTY = 0.01  # per passage rank: prefer the better-retrieved passage on ties
+MERGE_SIMILARITY = 0.9  # two sentences this similar say the same thing: keep one
+KEEP_MARGIN = 0.08  # further sentences must score within this of the best
+ANSWER_PASSAGES = 5
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    start: int
+    end: int
+    score: float = 0.0
+
+    @property
+    def sentence(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+
+def content_terms(text: str) -> set[str]:
+    """Lower-cased content words cut to a 5-letter stem ("fixation" ~ "fixated")."""
+    return {
+        w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1
+    }
+
+
+def coverage(question_terms: set[str], sentence: str) -> float:
+    if not question_terms:
+        return 0.0
+    return len(question_terms & content_terms(sentence)) / len(question_terms)
+
+
+class Answerer:
+    def __init__(self, embedder: Embedder, settings: Settings):
+        self.embedder = embedder
+        self.settings = settings
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        candidates = [
+            Candidate(hit, span.start, span.end)
+            for hit in hits[:ANSWER_PASSAGES]
+            for span in split_sentences(hit.chunk.text)
+            if len(re.findall(r"\w+", hit.chunk.text[span.start : span.end])) >= 4
+        ]
+        if not candidates:
+            return self._abstain(question, hits, 0.0)
+        vectors = self.embedder.encode(
+            [question] + [c.sentence for c in candidates], progress=False
+        )
+        similarity = vectors[1:] @ vectors[0]
+        terms = content_terms(question)
+        for c, sim in zip(candidates, similarity, strict=True):
+            c.score = (
+                float(sim)
+                + LEXICAL_WEIGHT * coverage(terms, c.sentence)
+                - RANK_PENALTY * (c.hit.rank - 1)
+            )
+        order = np.argsort([-c.score for c in candidates], kind="stable")
+        best = candidates[order[0]]
+        if best.score < self.settings.abstain_threshold:
+            return self._abstain(question, hits, best.score)
+        chosen = [int(order[0])]
+        for i in order[1:]:
+            if len(chosen) >= self.settings.max_answer_sentences:
+                break
+            c = candidates[i]
+            if c.score < max(best.score - KEEP_MARGIN, self.settings.abstain_threshold):
+                break
+            if max(float(vectors[1 + i] @ vectors[1 + j]) for j in chosen) >= MERGE_SIMILARITY:
+                continue
+            chosen.append(int(i))
+        return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
+
+    def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
+        """Best sentence first, the rest in reading order; one [n] per source passage."""
+        rest = sorted(chosen[1:], key=lambda c: (c.hit.rank, c.start))
+        numbers: dict[int, int] = {}
+        citations, parts = [], []
+        for c in [chosen[0], *rest]:
+            n = numbers.setdefault(c.hit.rank, len(numbers) + 1)
+            citations.append(
+                Citation(n=n, hit=c.hit, sentence=c.sentence, start=c.start, end=c.end)
+            )
+            parts.append(f"{c.sentence} [{n}]")
+        return Answer(question, " ".join(parts), False, round(confidence, 4), citations, hits)
+
+    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
+        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits)

@@ -1,0 +1,207 @@
+"""The `rag` command: index a corpus, ask questions, check the index, evaluate.
+
+Heavy libraries (torch, sentence-transformers, faiss) are imported only by the
+commands that need them, so `rag --help` and `rag status` start at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from rag.config import load_settings
+from rag.errors import RagError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("rag").setLevel(logging.DEBUG)
+    try:
+        return args.run(args) or 0
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, help="index folder (default: index/)")
+    common.add_argument("--model", help="a sentence-transformers model folder")
+    common.add_argument("--device", help="cpu, cuda, ... (default: cpu)")
+    common.add_argument("-v", "--verbose", action="store_true", help="print timings")
+
+    p = sub.add_parser("index", parents=[common], help="index or re-sync a corpus")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="re-process every file")
+    p.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
+    p.add_argument("--overlap-tokens", type=int, help="tokens carried between chunks")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question from the index")
+    p.add_argument("question", nargs="?", help="the question (or use --questions)")
+    p.add_argument("-k", type=int, help="passages to return (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines')
+    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), help="retrieval mode")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("status", parents=[common], help="what the index holds")
+    p.set_defaults(run=cmd_status)
+
+    from rag.eval_cli import add_eval_parser
+
+    add_eval_parser(sub, common)
+    return parser
+
+
+def settings_from(args: argparse.Namespace):
+    return load_settings(
+        index_dir=args.index,
+        model=args.model,
+        device=args.device,
+        k=getattr(args, "k", None),
+        mode=getattr(args, "mode", None),
+        chunk_tokens=getattr(args, "chunk_tokens", None),
+        overlap_tokens=getattr(args, "overlap_tokens", None),
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.indexing import sync
+
+    settings = settings_from(args)
+    paths = args.paths or [settings.corpus_dir]
+    report = sync(paths, settings, rebuild=args.rebuild)
+    print(
+        f"{report.documents} documents, {report.chunks} chunks in {settings.index_dir} "
+        f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} "
+        f"removed, {len(report.unchanged)} unchanged, {len(report.failed)} failed; "
+        f"{report.chunks_embedded} chunks embedded) in {report.seconds:.1f} s"
+    )
+    for path, reason in report.failed:
+        print(f"skipped {path}: {reason}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rag.store import Store
+
+    settings = settings_from(args)
+    stats = Store(settings.index_dir).stats()
+    for key, value in stats.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.questions is None and not (args.question or "").strip():
+        raise RagError("The question is empty: give a question, or --questions FILE.jsonl.")
+    questions = read_questions(args.questions) if args.questions else [(None, args.question)]
+    started = time.perf_counter()
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(settings_from(args))
+    pipeline.warm_up()
+    logging.getLogger("rag").debug(
+        "model and index loaded in %.2f s", time.perf_counter() - started
+    )
+    for qid, question in questions:
+        t0 = time.perf_counter()
+        answer = pipeline.ask(question)
+        logging.getLogger("rag").debug("answer %.1f ms", (time.perf_counter() - t0) * 1000)
+        if args.json or args.questions:
+            record = answer_json(answer)
+            if qid is not None:
+                record = {"id": qid, **record}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(format_answer(answer))
+    return 0
+
+
+def read_questions(path: Path) -> list[tuple[str, str]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RagError(f"{path}: cannot read ({exc.strerror})") from exc
+    out = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append((row["id"], row["question"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise RagError(f'{path}:{n}: expected {{"id": ..., "question": ...}}') from exc
+    return out
+
+
+def answer_json(answer) -> dict:
+    """The `rag ask --json` contract (see README)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "confidence": answer.confidence,
+        "citations": [
+            {
+                "n": c.n,
+                "doc_id": c.hit.chunk.doc_id,
+                "sentence": c.sentence,
+                "passage_rank": c.hit.rank,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in answer.citations
+        ],
+        "passages": [
+            {
+                "rank": h.rank,
+                "doc_id": h.chunk.doc_id,
+                "title": h.doc.display_title,
+                "source": h.doc.source,
+                "section": h.chunk.section,
+                "page": h.chunk.page_start,
+                "text": h.chunk.text,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],
+    }
+
+
+def format_answer(answer) -> str:
+    lines = [f"Q: {answer.question}", ""]
+    if answer.abstained:
+        lines += [answer.text, "", "Closest passages:"]
+    else:
+        lines += [textwrap.fill(answer.text, 100), "", "Sources:"]
+    for h in answer.hits:
+        where = ", ".join(
+            x
+            for x in (h.chunk.section, f"p. {h.chunk.page_start}" if h.chunk.page_start else None)
+            if x
+        )
+        lines.append(
+            f"[{h.rank}] {where} (score {h.score:.4f})"
+        )
+        lines.append(textwrap.indent(textwrap.fill(h.chunk.text, 96), "    "))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

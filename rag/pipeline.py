@@ -1,0 +1,47 @@
+"""The one path from a question to hits and an answer, shared by the CLI, app and evaluator."""
+
+from __future__ import annotations
+
+from rag.answering import Answerer
+from rag.config import Settings
+from rag.documents import Answer, Hit
+from rag.embedding import Embedder
+from rag.indexing import manifest_for
+from rag.retrieval import Filters, Retriever
+from rag.store import Store
+
+
+class Pipeline:
+    """An opened index plus the loaded model; safe to share between threads."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.store = Store(settings.index_dir, expected=manifest_for(settings))
+        self.embedder = embedder or Embedder(
+            settings.model_path, settings.device, settings.batch_size
+        )
+        self.retriever = Retriever(self.store, self.embedder, settings)
+        self.answerer = Answerer(self.embedder, settings)
+
+    def warm_up(self) -> None:
+        """Load the model and run one query so the first real question is fast."""
+        self.embedder.encode(["warm up"], progress=False)
+
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        return self.retriever.search(question, k, filters, mode)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+    ) -> Answer:
+        hits = self.search(question, k, filters, mode)
+        return self.answerer.answer(question, hits)

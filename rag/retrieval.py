@@ -1,0 +1,149 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (FTS5 BM25) fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from rag.config import Settings
+from rag.documents import DocInfo, Hit
+from rag.embedding import Embedder
+from rag.errors import RagError
+from rag.store import Store
+
+log = logging.getLogger("rag")
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict hits to some documents and/or a range of publication years."""
+
+    doc_ids: frozenset[str] | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids) or self.year_min is not None or self.year_max is not None
+
+    def allows(self, doc: DocInfo) -> bool:
+        if self.doc_ids and doc.doc_id not in self.doc_ids:
+            return False
+        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
+            return False
+        return self.year_max is None or (doc.year is not None and doc.year <= self.year_max)
+
+
+def rrf(rankings: list[tuple[list[int], float]], k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion of ranked id lists."""
+    scores: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return scores
+
+
+def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"\w+", text.lower())
+    return {tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1))}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+class Retriever:
+    """One retrieval path for the CLI, the app and the evaluator."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        question = (question or "").strip()
+        if not question:
+            raise RagError("The question is empty: type a question.")
+        s = self.settings
+        k = k or s.k
+        mode = mode or s.mode
+        if mode not in MODES:
+            raise RagError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
+        filters = filters or Filters()
+        depth = max(s.candidates, k) * (5 if filters.active else 1)
+        t0 = time.perf_counter()
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.encode([question], progress=False)[0]
+            t1 = time.perf_counter()
+            dense = self.store.dense_search(vector, depth)
+        else:
+            t1 = t0
+        t2 = time.perf_counter()
+        if mode in ("hybrid", "lexical"):
+            lexical = self.store.lexical_search(question, depth)
+        t3 = time.perf_counter()
+        fused = rrf(
+            [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.lexical_weight)],
+            s.rrf_k,
+        )
+        order = sorted(fused, key=lambda i: -fused[i])
+        hits = self._hits(order, fused, dense, lexical, k, filters)
+        log.debug(
+            "search %.1f ms (encode %.1f, faiss %.1f, fts5 %.1f, fuse+fetch %.1f)",
+            (time.perf_counter() - t0) * 1000,
+            (t1 - t0) * 1000,
+            (t2 - t1) * 1000,
+            (t3 - t2) * 1000,
+            (time.perf_counter() - t3) * 1000,
+        )
+        return hits
+
+    def _hits(self, order, fused, dense, lexical, k, filters) -> list[Hit]:
+        dense_rank = {i: (r, sc) for r, (i, sc) in enumerate(dense, start=1)}
+        lexical_rank = {i: (r, sc) for r, (i, sc) in enumerate(lexical, start=1)}
+        hits: list[Hit] = []
+        kept_shingles: list[set] = []
+        batch = max(4 * k, 20)
+        for start in range(0, len(order), batch):
+            ids = order[start : start + batch]
+            rows = self.store.chunks(ids)
+            for chunk_id in ids:
+                if chunk_id not in rows:
+                    continue  # removed by a writer since this FAISS generation loaded
+                chunk, doc = rows[chunk_id]
+                if not filters.allows(doc):
+                    continue
+                sh = shingles(chunk.text)
+                if any(
+                    jaccard(sh, other) >= self.settings.dedup_threshold for other in kept_shingles
+                ):
+                    continue
+                kept_shingles.append(sh)
+                d = dense_rank.get(chunk_id, (None, None))
+                lx = lexical_rank.get(chunk_id, (None, None))
+                hits.append(
+                    Hit(
+                        chunk=chunk,
+                        score=fused[chunk_id],
+                        rank=len(hits) + 1,
+                        dense_rank=d[0],
+                        dense_score=d[1],
+                        lexical_rank=lx[0],
+                        lexical_score=lx[1],
+                        doc=doc,
+                    )
+                )
+                if len(hits) == k:
+                    return hits
+        return hits
