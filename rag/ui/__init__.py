@@ -1,0 +1,1 @@
+"""Streamlit pages; ``app.py`` only wires them together."""
