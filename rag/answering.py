@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.chunking import split_sentences
+from rag.chunking import quotable_sentences
 from rag.config import Settings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
-from rag.store import STOPWORDS
+from rag.store import STOPWORDS, Store
 
 ABSTAIN_TEXT = "The indexed case reports do not answer this question."
 LEXICAL_WEIGHT = 0.3  # weight of question-word coverage next to cosine similarity
@@ -33,6 +33,7 @@ class Candidate:
     hit: Hit
     start: int
     end: int
+    vector: np.ndarray | None = None
     score: float = 0.0
 
     @property
@@ -54,23 +55,39 @@ def coverage(question_terms: set[str], sentence: str) -> float:
 
 
 class Answerer:
-    def __init__(self, embedder: Embedder, settings: Settings):
+    def __init__(self, embedder: Embedder, settings: Settings, store: Store | None = None):
         self.embedder = embedder
         self.settings = settings
+        self.store = store
+
+    def candidates(self, hits: list[Hit]) -> list[Candidate]:
+        """Quotable sentences of the top passages, with vectors (precomputed where indexed)."""
+        top = hits[:ANSWER_PASSAGES]
+        stored = self.store.sentences(h.chunk.chunk_id for h in top) if self.store else {}
+        out: list[Candidate] = []
+        missing: list[Candidate] = []
+        for hit in top:
+            rows = stored.get(hit.chunk.chunk_id)
+            if rows:
+                out += [Candidate(hit, a, b, v) for a, b, v in rows]
+            else:
+                spans = quotable_sentences(hit.chunk.text)
+                new = [Candidate(hit, sp.start, sp.end) for sp in spans]
+                out += new
+                missing += new
+        if missing:
+            vectors = self.embedder.encode([c.sentence for c in missing], progress=False)
+            for c, v in zip(missing, vectors, strict=True):
+                c.vector = v
+        return out
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        candidates = [
-            Candidate(hit, span.start, span.end)
-            for hit in hits[:ANSWER_PASSAGES]
-            for span in split_sentences(hit.chunk.text)
-            if len(re.findall(r"\w+", hit.chunk.text[span.start : span.end])) >= 4
-        ]
+        candidates = self.candidates(hits)
         if not candidates:
             return self._abstain(question, hits, 0.0)
-        vectors = self.embedder.encode(
-            [question] + [c.sentence for c in candidates], progress=False
-        )
-        similarity = vectors[1:] @ vectors[0]
+        q = self.embedder.encode_query(question)
+        vectors = np.stack([c.vector for c in candidates])
+        similarity = vectors @ q
         terms = content_terms(question)
         for c, sim in zip(candidates, similarity, strict=True):
             c.score = (
@@ -89,7 +106,7 @@ class Answerer:
             c = candidates[i]
             if c.score < max(best.score - KEEP_MARGIN, self.settings.abstain_threshold):
                 break
-            if max(float(vectors[1 + i] @ vectors[1 + j]) for j in chosen) >= MERGE_SIMILARITY:
+            if max(float(vectors[i] @ vectors[j]) for j in chosen) >= MERGE_SIMILARITY:
                 continue
             chosen.append(int(i))
         return self._compose(question, hits, [candidates[i] for i in chosen], best.score)

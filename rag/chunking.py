@@ -48,6 +48,11 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     return spans
 
 
+def quotable_sentences(text: str) -> list[Span]:
+    """Sentences long enough to quote in an answer (four words or more)."""
+    return [s for s in split_sentences(text) if len(re.findall(r"\w+", text[s.start : s.end])) >= 4]
+
+
 def _add_span(text: str, start: int, end: int, offset: int, spans: list[Span]) -> None:
     piece = text[start:end]
     stripped = piece.strip()

@@ -196,9 +196,7 @@ def format_answer(answer) -> str:
             for x in (h.chunk.section, f"p. {h.chunk.page_start}" if h.chunk.page_start else None)
             if x
         )
-        lines.append(
-            f"[{h.rank}] {where} (score {h.score:.4f})"
-        )
+        lines.append(f"[{h.rank}] {where} (score {h.score:.4f})")
         lines.append(textwrap.indent(textwrap.fill(h.chunk.text, 96), "    "))
     return "\n".join(lines)
 

@@ -33,6 +33,7 @@ class Settings:
     chunk_tokens: int = 200
     overlap_tokens: int = 40
     embed_prefix: bool = True  # embed "title. section." before the passage text
+    sentence_vectors: bool = True  # embed each sentence at index time (fast answers)
     # Retrieval.
     k: int = 5
     mode: str = "hybrid"  # hybrid | dense | lexical

@@ -65,6 +65,16 @@ class Embedder:
                 )
             return _models[key]
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector, cached: retrieval and answering both need it."""
+        return self._query_cache(text)
+
+    @cached_property
+    def _query_cache(self):
+        from functools import lru_cache
+
+        return lru_cache(maxsize=512)(lambda t: self.encode([t], progress=False)[0])
+
     def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

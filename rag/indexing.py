@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.chunking import TokenCounter, chunk_document, embed_prefix
+import numpy as np
+
+from rag.chunking import TokenCounter, chunk_document, embed_prefix, quotable_sentences
 from rag.config import Settings
 from rag.documents import Chunk, Document
 from rag.embedding import Embedder, model_dimension, model_id
@@ -153,26 +155,48 @@ def sync(
             staged.append((doc, chunks, keys))
             if str(f) not in report.updated:
                 report.added.append(str(f))
-        texts = [
-            t for doc, chunks, _ in staged for t in chunk_texts_for_embedding(doc, chunks, settings)
-        ]
-        if texts:
-            embedder = embedder or Embedder(
-                settings.model_path, settings.device, settings.batch_size
-            )
-            if progress:
-                progress("embedding", 0, len(texts))
-            vectors = embedder.encode(texts)
-            report.chunks_embedded = len(texts)
+        vectors, sentence_rows = embed_staged(staged, settings, embedder, progress)
+        report.chunks_embedded = sum(len(chunks) for _, chunks, _ in staged)
         start = 0
         for doc, chunks, keys in staged:
-            writer.add(doc, chunks, vectors[start : start + len(chunks)], keys)
-            start += len(chunks)
+            end = start + len(chunks)
+            writer.add(doc, chunks, vectors[start:end], keys, sentence_rows[start:end])
+            start = end
         writer.commit()
         report.documents = writer.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         report.chunks = writer.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def embed_staged(
+    staged: list[tuple[Document, list[Chunk], set[str]]],
+    settings: Settings,
+    embedder: Embedder | None,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[list[tuple[int, int, np.ndarray]]]]:
+    """Chunk vectors, and per chunk its quotable sentences' (start, end, vector).
+
+    Chunks and sentences go through the model in one call (it sorts by length, so
+    short sentences batch together); a sentence repeated by chunk overlap is embedded once.
+    """
+    chunks = [c for _, cs, _ in staged for c in cs]
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32), []
+    texts = [t for doc, cs, _ in staged for t in chunk_texts_for_embedding(doc, cs, settings)]
+    spans = [quotable_sentences(c.text) if settings.sentence_vectors else [] for c in chunks]
+    sentences = [[c.text[s.start : s.end] for s in ss] for c, ss in zip(chunks, spans, strict=True)]
+    unique = list(dict.fromkeys(t for ts in sentences for t in ts))
+    embedder = embedder or Embedder(settings.model_path, settings.device, settings.batch_size)
+    if progress:
+        progress("embedding", 0, len(texts) + len(unique))
+    encoded = embedder.encode(texts + unique)
+    by_text = dict(zip(unique, encoded[len(texts) :], strict=True))
+    rows = [
+        [(s.start, s.end, by_text[t]) for s, t in zip(ss, ts, strict=True)]
+        for ss, ts in zip(spans, sentences, strict=True)
+    ]
+    return encoded[: len(texts)], rows
 
 
 def _within(source: str, roots: list[Path]) -> bool:

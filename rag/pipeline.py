@@ -21,11 +21,12 @@ class Pipeline:
             settings.model_path, settings.device, settings.batch_size
         )
         self.retriever = Retriever(self.store, self.embedder, settings)
-        self.answerer = Answerer(self.embedder, settings)
+        self.answerer = Answerer(self.embedder, settings, self.store)
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
         self.embedder.encode(["warm up"], progress=False)
+        self.store.refresh()
 
     def search(
         self,

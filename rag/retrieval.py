@@ -84,7 +84,7 @@ class Retriever:
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
-            vector = self.embedder.encode([question], progress=False)[0]
+            vector = self.embedder.encode_query(question)
             t1 = time.perf_counter()
             dense = self.store.dense_search(vector, depth)
         else:

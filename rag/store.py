@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id INTEGER NOT NULL REFERENCES chunks(chunk_id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, start)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, title, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -245,6 +252,22 @@ class Store:
             )
         return out
 
+    def sentences(self, chunk_ids: Iterable[int]) -> dict[int, list[tuple[int, int, np.ndarray]]]:
+        """Precomputed (start, end, vector) of each chunk's sentences, where the index has them."""
+        ids = list(chunk_ids)
+        out: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        if not ids:
+            return out
+        rows = self.db.execute(
+            f"SELECT chunk_id, start, end, vector FROM sentences"
+            f" WHERE chunk_id IN ({','.join('?' * len(ids))}) ORDER BY chunk_id, start",
+            ids,
+        )
+        for chunk_id, start, end, blob in rows:
+            vector = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+            out.setdefault(chunk_id, []).append((start, end, vector))
+        return out
+
     def documents(self) -> list[DocInfo]:
         rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.doc_id")
         return [doc_info(r) for r in rows]
@@ -349,7 +372,7 @@ class Writer:
         self.rebuild = rebuild or "manifest" not in values
         self._remove_orphans()
         self._removals: list[str] = []
-        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str]]] = []
+        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str], list]] = []
         self._renames: list[tuple[str, Document]] = []
 
     def _remove_orphans(self) -> None:
@@ -369,8 +392,16 @@ class Writer:
     def remove(self, doc_id: str) -> None:
         self._removals.append(doc_id)
 
-    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray, line_keys) -> None:
-        self._additions.append((doc, chunks, vectors, sorted(line_keys)))
+    def add(
+        self,
+        doc: Document,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        line_keys: Iterable[str] = (),
+        sentences: list[list[tuple[int, int, np.ndarray]]] | None = None,
+    ) -> None:
+        """Stage a document; ``sentences`` holds (start, end, vector) per chunk, if embedded."""
+        self._additions.append((doc, chunks, vectors, sorted(line_keys), sentences or []))
 
     def update_source(self, old_doc_id: str, doc: Document) -> None:
         """A renamed or re-described file whose content is unchanged: no re-embedding."""
@@ -391,6 +422,7 @@ class Writer:
         try:
             if self.rebuild:
                 db.execute("DELETE FROM chunks_fts")
+                db.execute("DELETE FROM sentences")
                 db.execute("DELETE FROM chunks")
                 db.execute("DELETE FROM documents")
             removed = self._apply_removals(db)
@@ -407,8 +439,16 @@ class Writer:
                     " JOIN documents USING (doc_key) WHERE doc_id=?)",
                     (doc.title, doc.doc_id),
                 )
-            for doc, chunks, vectors, line_keys in self._additions:
+            for doc, chunks, vectors, line_keys, sentences in self._additions:
                 ids = self._insert(db, doc, chunks, line_keys, now)
+                db.executemany(
+                    "INSERT INTO sentences VALUES (?,?,?,?)",
+                    [
+                        (chunk_id, a, b, v.astype(np.float16).tobytes())
+                        for chunk_id, rows in zip(ids, sentences, strict=False)
+                        for a, b, v in rows
+                    ],
+                )
                 if len(ids):
                     index.add_with_ids(vectors, np.array(ids, dtype=np.int64))
             generation = self.generation + 1
