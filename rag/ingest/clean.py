@@ -21,6 +21,7 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n[ \t]*([a-z])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 _TERMINAL = (".", "!", "?", ":", ";", "…", '"', "”", ")")
 _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
+_NAV_SEPARATOR = re.compile(r"\s[>|»›/•·]\s")
 _PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
 
 # Words typical of site chrome: navigation, calls to action, accounts, sharing, legal.
@@ -101,10 +102,12 @@ def is_chrome(line: str, repeated: bool = False) -> bool:
     if repeated:
         return True
     chrome = sum(w in CHROME_WORDS for w in ws)
-    legal = sum(w in LEGAL_WEB_WORDS for w in ws)
+    legal = sum(w in LEGAL_WEB_WORDS for w in ws) + stripped.count("©")
     if legal >= 2:
         return True
-    is_sentence = stripped.endswith(_TERMINAL) and len(ws) >= 6
+    if len(ws) <= 8 and len(_NAV_SEPARATOR.findall(stripped)) >= 2:
+        return True  # breadcrumbs and menus: "Home > Journals > Case Reports"
+    is_sentence = stripped.endswith(_TERMINAL) and len(ws) >= 4
     if not is_sentence and len(ws) <= 25 and chrome / len(ws) >= 0.3:
         return True
     return chrome / len(ws) >= 0.5 and len(ws) <= 40

@@ -1,0 +1,82 @@
+"""The cleaner: unicode, hyphenation, headers/footers, references and site chrome."""
+
+from rag.documents import Section
+from rag.ingest.clean import (
+    clean_sections,
+    common_line_keys,
+    dehyphenate,
+    is_chrome,
+    line_keys,
+    normalize_unicode,
+)
+
+
+def test_unicode_ligatures_odd_spaces_and_invisible_marks():
+    raw = "The ﬁrst\u00a0signs\u2009of calci\u00adnosis\u200b were ﬂuid-ﬁlled."
+    assert normalize_unicode(raw) == "The first signs of calcinosis were fluid-filled."
+
+
+def test_dehyphenation_joins_broken_words_but_keeps_real_hyphens():
+    assert dehyphenate("hyper-\nextension injury") == "hyperextension injury"
+    assert dehyphenate("anti-\nScl70 antibodies") == "anti-\nScl70 antibodies"
+
+
+def test_site_chrome_of_an_unseen_site_is_removed_and_prose_kept():
+    chrome = [
+        "Sign in to your account",
+        "Subscribe to our newsletter",
+        "Accept all cookies",
+        "Share on Facebook",
+        "© 2024 Example Health. All rights reserved.",
+        "Home > Journals > Case Reports",
+    ]
+    prose = [
+        "A 41-year-old man presented with fever and a painful swelling of the left knee.",
+        "Cultures of the joint aspirate grew methicillin-sensitive Staphylococcus aureus.",
+        "Contact with the patient's family revealed no history of similar complaints.",
+    ]
+    assert [line for line in chrome if not is_chrome(line)] == []
+    assert [line for line in prose if is_chrome(line)] == []
+
+
+def test_lines_repeated_across_documents_are_chrome_but_headings_are_not():
+    docs = [
+        "Abstract\nFirst article text about gout.\nRate this article on our site now",
+        "Abstract\nSecond article text about lupus.\nRate this article on our site now",
+    ]
+    common = common_line_keys(line_keys(d) for d in docs)
+    sections = clean_sections([Section(None, docs[0])], common)
+    text = " ".join(s.text for s in sections)
+    assert "Rate this article" not in text
+    assert "First article text about gout." in text
+    assert sections[0].heading == "Abstract"
+
+
+def test_reference_list_is_kept_out_and_headings_become_sections():
+    raw = (
+        "Case presentation\n\nA 70-year-old woman had hip pain.\n\n"
+        "Discussion\n\nHip pain is common.\n\n"
+        "REFERENCES\n\n1. Smith J. Hip pain. J Hip 2001;1:1-2.\n2. Doe A. Pain. Lancet 1999;3:4."
+    )
+    sections = clean_sections([Section(None, raw)])
+    assert [(s.heading, s.text) for s in sections] == [
+        ("Case presentation", "A 70-year-old woman had hip pain."),
+        ("Discussion", "Hip pain is common."),
+    ]
+
+
+def test_running_headers_footers_and_page_numbers_are_removed():
+    bodies = [
+        "The patient was admitted with fever.\nBlood cultures were drawn on arrival.",
+        "Imaging showed a paraspinal collection.\nDrainage was performed under CT guidance.",
+        "Antibiotics were given for six weeks.\nThe collection resolved on repeat imaging.",
+        "At one year she remained well.\nNo recurrence was seen on follow-up.",
+    ]
+    pages = [
+        Section(None, f"Journal of Spine Cases 2021\n{body}\nPage {n} of 4", page=n)
+        for n, body in enumerate(bodies, start=1)
+    ]
+    sections = clean_sections(pages)
+    assert [(s.page, s.text) for s in sections] == [
+        (n, body.replace("\n", " ")) for n, body in enumerate(bodies, start=1)
+    ]
