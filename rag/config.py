@@ -41,6 +41,7 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
     rerank_depth: int = 0  # fused candidates re-ranked by their best sentence (0: off)
     sentence_weight: float = 1.0  # weight of that best-sentence ranking in the fusion
     dedup_threshold: float = 0.9  # word-shingle Jaccard above which passages collapse

@@ -93,8 +93,13 @@ class Retriever:
         if mode in ("hybrid", "lexical"):
             lexical = self.store.lexical_search(question, depth)
         t3 = time.perf_counter()
+        lexical_weight = s.lexical_weight
+        if mode == "hybrid" and s.adaptive_lexical:
+            # Lexical evidence is only as good as the words it can match: a paraphrased
+            # question whose words the corpus never uses should lean on the dense side.
+            lexical_weight *= self.store.known_share(question)
         fused = rrf(
-            [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.lexical_weight)],
+            [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], lexical_weight)],
             s.rrf_k,
         )
         order = sorted(fused, key=lambda i: -fused[i])

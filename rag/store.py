@@ -83,14 +83,19 @@ STOPWORDS = frozenset(
 )
 
 
-def fts_query(question: str) -> str:
-    """An OR query of the question's content words, each quoted so FTS5 syntax is inert."""
-    terms = []
+def query_terms(question: str) -> list[str]:
+    """The question's content words, lower-cased, in order, without repeats."""
+    terms: list[str] = []
     for word in re.findall(r"[^\W_]+(?:[-'][^\W_]+)*", question.lower()):
         for part in word.split("-") if "-" in word else [word]:
             if part not in STOPWORDS and part not in terms and (len(part) > 1 or part.isdigit()):
                 terms.append(part)
-    return " OR ".join(f'"{t}"' for t in terms)
+    return terms
+
+
+def fts_query(question: str) -> str:
+    """An OR query of the question's content words, each quoted so FTS5 syntax is inert."""
+    return " OR ".join(f'"{t}"' for t in query_terms(question))
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,20 @@ class Store:
             (title_weight, query, depth),
         )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def known_share(self, question: str) -> float:
+        """Share of the question's content words that occur anywhere in the index."""
+        terms = query_terms(question)
+        if not terms:
+            return 0.0
+        known = sum(
+            self.db.execute(
+                "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (f'"{t}"',)
+            ).fetchone()
+            is not None
+            for t in terms
+        )
+        return known / len(terms)
 
     def chunks(self, chunk_ids: Iterable[int]) -> dict[int, tuple[Chunk, DocInfo]]:
         ids = list(chunk_ids)

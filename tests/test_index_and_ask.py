@@ -1,0 +1,160 @@
+"""The seed corpus end to end: index, retrieve, the `rag ask` JSON contract, user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rag.errors import RagError
+from rag.retrieval import Filters
+from rag.store import Store
+
+BOILERPLATE = ["Talk to us", "Join us for a 30 min", "Schedule a call", "Disclaimer", "third-party"]
+
+
+def rag(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_seed_corpus_is_indexed_whole(seed_index, pipeline):
+    assert seed_index.failed == []
+    assert seed_index.documents == 4
+    stats = pipeline.store.stats()
+    assert stats["documents"] == 4 and stats["chunks"] == seed_index.chunks
+    assert pipeline.store.faiss_ids() == set(pipeline.store.chunks(range(1, 10_000)))
+
+
+def test_no_indexed_chunk_contains_site_boilerplate(pipeline):
+    texts = [c.text for c, _ in pipeline.store.chunks(range(1, 10_000)).values()]
+    leaked = [(phrase, t[:60]) for t in texts for phrase in BOILERPLATE if phrase in t]
+    assert leaked == []
+    # ... while the article text around it is kept.
+    assert any("rapid progression of bone erosion" in t for t in texts)
+    assert any("first case of cervical spine instability" in t for t in texts)
+
+
+def test_reference_list_of_seed_001_stays_out(pipeline):
+    texts = [c.text for c, _ in pipeline.store.chunks(range(1, 10_000)).values()]
+    assert not any("Boulman N" in t or "Semin Arthritis Rheum" in t for t in texts)
+
+
+def test_dural_suture_question_finds_the_prolene_passage_first(pipeline):
+    hits = pipeline.search("Which suture closed the dural tear?", k=5)
+    assert "5-0 Prolene" in hits[0].chunk.text
+    assert hits[0].rank == 1 and hits[0].doc.doc_id == "000_6ed44de2d61d2162"
+    assert hits[0].dense_rank is not None or hits[0].lexical_rank is not None
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+
+
+def test_filters_restrict_hits_to_chosen_documents(pipeline):
+    only = Filters(doc_ids=frozenset({"001_3e401768c324d054"}))
+    hits = pipeline.search("calcinosis of the spine", k=5, filters=only)
+    assert hits and {h.doc.doc_id for h in hits} == {"001_3e401768c324d054"}
+
+
+def test_seed_metadata_comes_from_the_catalog_and_is_not_invented(pipeline):
+    docs = {d.doc_id: d for d in pipeline.store.documents()}
+    assert docs["001_3e401768c324d054"].authors == ["Tal Gazitt", "Joy Feld", "Devy Zisman"]
+    assert docs["000_6ed44de2d61d2162"].title == ""
+    assert docs["000_6ed44de2d61d2162"].year is None
+
+
+def test_ask_json_contract(seed_settings, seed_index):
+    out = rag(
+        "ask",
+        "What suture was used to repair the dura?",
+        "--json",
+        "-k",
+        "3",
+        "--index",
+        str(seed_settings.index_dir),
+    )
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["question"] == "What suture was used to repair the dura?"
+    assert isinstance(record["answer"], str) and isinstance(record["abstained"], bool)
+    assert len(record["passages"]) == 3
+    for p in record["passages"]:
+        assert set(p) == {"rank", "doc_id", "title", "source", "section", "page", "text", "score"}
+        assert isinstance(p["rank"], int) and isinstance(p["score"], float)
+        assert p["section"] is None or isinstance(p["section"], str)
+        assert p["page"] is None or isinstance(p["page"], int)
+    assert [p["rank"] for p in record["passages"]] == [1, 2, 3]
+    # `text` is the passage exactly as indexed.
+    store = Store(seed_settings.index_dir)
+    indexed = {c.text for c, _ in store.chunks(range(1, 10_000)).values()}
+    assert all(p["text"] in indexed for p in record["passages"])
+    for c in record["citations"]:
+        assert set(c) >= {"n", "doc_id", "sentence", "passage_rank"}
+        passage = record["passages"][c["passage_rank"] - 1]["text"]
+        assert passage[c["start"] : c["end"]] == c["sentence"]
+
+
+def test_ask_questions_file_loads_once_and_keeps_ids(seed_settings, seed_index, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "q1", "question": "Which suture repaired the dura?"})
+        + "\n"
+        + json.dumps({"id": "q2", "question": "Where was the lumbar calcified lesion?"})
+        + "\n"
+    )
+    out = rag(
+        "ask", "--questions", str(questions), "--json", "--index", str(seed_settings.index_dir)
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2"]
+    assert "L5–S1" in " ".join(p["text"] for p in rows[1]["passages"][:3])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "anything", "--index", "/nonexistent/index"], "No index in /nonexistent/index"),
+        (
+            ["index", "/nonexistent/corpus", "--index", "/tmp/unused-index"],
+            "no such file or folder",
+        ),
+        (["ask", "--questions", "/nonexistent/q.jsonl"], "cannot read"),
+    ],
+)
+def test_user_mistakes_get_one_line_and_nonzero_exit(args, message):
+    out = rag(*args)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len([line for line in out.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_index_built_with_another_model_fails_with_rebuild_advice(
+    seed_settings, seed_index, tmp_path
+):
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for f in seed_settings.model_path.rglob("*"):
+        if f.is_file():
+            target = other / f.relative_to(seed_settings.model_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(f)
+    (other / "config.json").unlink()
+    (other / "config.json").write_text(
+        (seed_settings.model_path / "config.json").read_text().replace("{", '{"note": "x",', 1)
+    )
+    from rag.indexing import manifest_for
+
+    with pytest.raises(RagError, match="rebuild"):
+        Store(
+            seed_settings.index_dir,
+            expected=manifest_for(seed_settings.with_overrides(model=str(other))),
+        )
+    out = rag("ask", "dura", "--index", str(seed_settings.index_dir), "--model", str(other))
+    assert out.returncode == 2 and "rag index --rebuild" in out.stderr
