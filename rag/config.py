@@ -42,6 +42,8 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
+    dense_prf: int = 0  # pseudo-relevance feedback: top passages folded into the query vector
+    prf_beta: float = 0.5  # weight of their mean vector
     rerank_depth: int = 0  # fused candidates re-ranked by their best sentence (0: off)
     sentence_weight: float = 1.0  # weight of that best-sentence ranking in the fusion
     dedup_threshold: float = 0.9  # word-shingle Jaccard above which passages collapse

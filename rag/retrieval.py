@@ -7,6 +7,8 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from rag.config import Settings
 from rag.documents import DocInfo, Hit
 from rag.embedding import Embedder
@@ -87,6 +89,11 @@ class Retriever:
             vector = self.embedder.encode_query(question)
             t1 = time.perf_counter()
             dense = self.store.dense_search(vector, depth)
+            if s.dense_prf and dense:
+                # Rocchio: move the question towards its best passages and search again.
+                feedback = self.store.vectors([i for i, _ in dense[: s.dense_prf]]).mean(axis=0)
+                vector = vector + s.prf_beta * feedback
+                dense = self.store.dense_search(vector / np.linalg.norm(vector), depth)
         else:
             t1 = t0
         t2 = time.perf_counter()

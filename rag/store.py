@@ -213,6 +213,11 @@ class Store:
         scores, ids = index.search(vector.reshape(1, -1), min(depth, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def vectors(self, chunk_ids: list[int]) -> np.ndarray:
+        """Stored vectors of the given chunks (for pseudo-relevance feedback)."""
+        index = self._faiss
+        return np.stack([index.reconstruct(int(i)) for i in chunk_ids])
+
     def lexical_search(
         self, question: str, depth: int, title_weight: float = 0.5
     ) -> list[tuple[int, float]]:
