@@ -41,6 +41,7 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    expand_abbreviations: bool = True  # "SSc" -> "SSc (systemic sclerosis)" as the corpus defines
     adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
     dense_prf: int = 0  # pseudo-relevance feedback: top passages folded into the query vector
     prf_beta: float = 0.5  # weight of their mean vector

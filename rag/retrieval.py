@@ -13,6 +13,7 @@ from rag.config import Settings
 from rag.documents import DocInfo, Hit
 from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.query import QueryExpander
 from rag.store import Store
 
 log = logging.getLogger("rag")
@@ -64,6 +65,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        self.expander = QueryExpander(store)
 
     def search(
         self,
@@ -81,6 +83,8 @@ class Retriever:
         if mode not in MODES:
             raise RagError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
         filters = filters or Filters()
+        if s.expand_abbreviations:
+            question = self.expander.expand(question)
         depth = max(s.candidates, k) * (5 if filters.active else 1)
         t0 = time.perf_counter()
         dense: list[tuple[int, float]] = []

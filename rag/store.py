@@ -231,6 +231,13 @@ class Store:
         )
         return [(int(r), -float(s)) for r, s in rows]
 
+    def texts_containing(self, word: str, limit: int = 50) -> list[str]:
+        """Texts of chunks that contain ``word`` (for corpus-derived query expansion)."""
+        rows = self.db.execute(
+            "SELECT text FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?", (f'"{word}"', limit)
+        )
+        return [r[0] for r in rows]
+
     def known_share(self, question: str) -> float:
         """Share of the question's content words that occur anywhere in the index."""
         terms = query_terms(question)

@@ -1,0 +1,55 @@
+"""Question processing before retrieval: abbreviations expanded from the corpus itself.
+
+A clinician writes "SSc"; the case report that defines it writes "systemic sclerosis
+(SSc)" once and then either form. The definition is found with the Schwartz-Hearst
+algorithm in the indexed passages that use the abbreviation, so no medical dictionary
+is needed and the expansion always matches how this corpus speaks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from abbreviations import schwartz_hearst
+
+from rag.store import Store
+
+_ABBREVIATION = re.compile(r"\b(?=[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]{1,7}\b")
+
+
+def candidate_abbreviations(question: str) -> list[str]:
+    """Tokens with two or more capitals, like "SSc", "CT", "MRI", "COPD"."""
+    return list(dict.fromkeys(_ABBREVIATION.findall(question)))
+
+
+class QueryExpander:
+    """Expands abbreviations a question uses with the long form the corpus defines."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._cache: dict[tuple[int, str], str | None] = {}
+
+    def definition(self, abbreviation: str) -> str | None:
+        key = (self.store.generation, abbreviation)
+        if key not in self._cache:
+            found: Counter[str] = Counter()
+            for text in self.store.texts_containing(abbreviation):
+                pairs = schwartz_hearst.extract_abbreviation_definition_pairs(doc_text=text)
+                if abbreviation in pairs:
+                    found[pairs[abbreviation].lower()] += 1
+            self._cache[key] = found.most_common(1)[0][0] if found else None
+        return self._cache[key]
+
+    def expand(self, question: str) -> str:
+        """The question with "ABBR (long form)" for every abbreviation the corpus defines."""
+        for abbreviation in candidate_abbreviations(question):
+            long_form = self.definition(abbreviation)
+            if long_form and long_form not in question.lower():
+                question = re.sub(
+                    rf"\b{re.escape(abbreviation)}\b",
+                    f"{abbreviation} ({long_form})",
+                    question,
+                    count=1,
+                )
+        return question
