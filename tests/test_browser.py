@@ -1,0 +1,213 @@
+"""End to end: `streamlit run app.py` on a free port, driven by a real headless Chromium.
+
+Playwright drives the system Chromium (/usr/bin/chromium; browser downloads do not work
+here). Screenshots land in tests/artifacts/ (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 90_000  # generous: the model loads on the first page view (~5 s on 2 cores)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(settings: Settings, log: Path) -> Iterator[str]:
+    """The app as a user runs it, on its own port; always stopped afterwards."""
+    port = free_port()
+    env = os.environ | {
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def chromium_page():
+    """A fresh page in the system Chromium; dialogs (alert()) are recorded, not shown."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.set_default_timeout(TIMEOUT_MS)
+            yield page, dialogs
+        finally:
+            browser.close()
+
+
+def ask(page, question: str) -> None:
+    """Type into the question box and press Enter, as a user does."""
+    box = page.get_by_label("Question")
+    box.fill(question)
+    box.press("Enter")
+
+
+def screenshot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside its own container, so grow the viewport."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('section, div')].map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1280, "height": min(max(height, 900), 6000)})
+    page.screenshot(path=str(ARTIFACTS / name))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_question_gets_cited_answer_in_browser(chromium_page, seed_settings, seed_index, tmp_path):
+    page, dialogs = chromium_page
+    with streamlit_server(seed_settings, tmp_path / "streamlit.log") as url:
+        page.goto(url)
+        page.get_by_role("button", name="Which suture was used to repair the dura?").wait_for()
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Evaluation" in nav and "Index" in nav
+        screenshot(page, "browser_landing.png")
+
+        ask(page, "Which suture was used to repair the dura?")
+        cards = page.locator("[class*='st-key-card-src-']")
+        # The page streams in: wait for the card that quotes the suture, then read them all.
+        cards.filter(has_text="5-0 Prolene").first.wait_for()
+        assert "[1]" in page.locator(".cq-answer").inner_text()
+        texts = [cards.nth(i).inner_text() for i in range(cards.count())]
+        assert texts[0].lstrip().startswith("[1]")
+        assert any("5-0 Prolene" in m for m in page.locator(".cq-passage mark").all_inner_texts())
+        screenshot(page, "browser_answer.png")
+
+        # The source file behind a card downloads as it is on disk.
+        card = cards.filter(has_text="5-0 Prolene").first
+        card.get_by_text("Whole passage and source file").click()
+        with page.expect_download() as download:
+            card.get_by_role("button", name="Download source file").click()
+        saved = Path(download.value.path())
+        assert download.value.suggested_filename.endswith(".txt")
+        original = seed_settings.corpus_dir / download.value.suggested_filename
+        assert saved.read_bytes() == original.read_bytes()
+
+        ask(page, "Which anticoagulant is preferred for stroke prevention in atrial fibrillation?")
+        page.get_by_text("Closest passages").wait_for()
+        assert page.locator(".cq-abstain").count() == 1
+        assert page.locator("[class*='st-key-card-near-']").count() >= 1
+        screenshot(page, "browser_abstain.png")
+    assert not dialogs
+
+
+HOSTILE = (
+    "Intravenous immunoglobulin in a hostile test case\n\n"
+    "The patient was treated with intravenous immunoglobulin <script>alert(1)</script> at a "
+    "dose of 2 g/kg over twelve hours. Her <img src=x onerror=alert(2)> fever settled and the "
+    "<b>bold</b> rash faded. See [click](http://evil.example) and *starred* `tick`.\n"
+)
+
+
+def test_hostile_document_is_inert_in_browser(chromium_page, seed_settings, tmp_path):
+    from rag.indexing import sync
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
+    settings = seed_settings.with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
+    assert sync([corpus], settings).documents == 1
+    page, dialogs = chromium_page
+    with streamlit_server(settings, tmp_path / "streamlit.log") as url:
+        page.goto(url)
+        ask(page, "What dose of immunoglobulin was given?")
+        card = page.locator("[class*='st-key-card-']").filter(has_text="alert(1)").first
+        card.wait_for()
+        text = card.inner_text()
+        for literal in ("<script>alert(1)</script>", "<b>bold</b>", "[click](http://evil.example)"):
+            assert literal in text
+        injected = page.evaluate(
+            """() => ({
+                scripts: [...document.scripts].filter(s => s.textContent.includes('alert')).length,
+                links: document.querySelectorAll('a[href*="evil.example"]').length,
+                images: document.querySelectorAll('img[src="x"]').length,
+                markup: [...document.querySelectorAll('[class*="st-key-card-"] :is(b, em, code)')]
+                    .map(e => e.outerHTML),
+            })"""
+        )
+        assert injected == {"scripts": 0, "links": 0, "images": 0, "markup": []}
+        screenshot(page, "browser_hostile.png")
+    assert not dialogs
