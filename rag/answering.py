@@ -112,7 +112,11 @@ class Answerer:
         return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
-        """Best sentence first, the rest in reading order; one [n] per source passage."""
+        """Best sentence first, the rest in reading order; one [n] per source passage.
+
+        ``Answer.text`` is exactly ``" ".join(f"{c.sentence} [{c.n}]")`` over the
+        citations, so a page can rebuild it with its own markup.
+        """
         rest = sorted(chosen[1:], key=lambda c: (c.hit.rank, c.start))
         numbers: dict[int, int] = {}
         citations, parts = [], []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,6 @@ class Settings:
     # Answering.
     abstain_threshold: float = 0.45
     max_answer_sentences: int = 3
-    filters: dict = field(default_factory=dict)
 
     @property
     def model_path(self) -> Path:
@@ -67,7 +66,7 @@ def load_settings(**overrides) -> Settings:
     env: dict = {}
     for f in fields(Settings):
         raw = os.environ.get(f"RAG_{f.name.upper()}")
-        if raw is None or f.name == "filters":
+        if raw is None:
             continue
         default = getattr(Settings, f.name, None)
         if isinstance(default, bool):
