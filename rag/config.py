@@ -47,7 +47,7 @@ class Settings:
     prf_beta: float = 0.5  # weight of their mean vector
     rerank_depth: int = 0  # fused candidates re-ranked by their best sentence (0: off)
     sentence_weight: float = 1.0  # weight of that best-sentence ranking in the fusion
-    dedup_threshold: float = 0.9  # word-shingle Jaccard above which passages collapse
+    dedup_threshold: float = 0.95  # cosine between passage vectors above which they collapse
     # Answering.
     abstain_threshold: float = 0.45
     max_answer_sentences: int = 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 
@@ -47,15 +46,6 @@ def rrf(rankings: list[tuple[list[int], float]], k: int) -> dict[int, float]:
         for rank, item in enumerate(ids, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return scores
-
-
-def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
-    tokens = re.findall(r"\w+", text.lower())
-    return {tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1))}
-
-
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 class Retriever:
@@ -147,26 +137,24 @@ class Retriever:
         return sorted(fused, key=lambda i: -fused[i])
 
     def _hits(self, order, fused, dense, lexical, k, filters) -> list[Hit]:
+        s_dup = self.settings.dedup_threshold
         dense_rank = {i: (r, sc) for r, (i, sc) in enumerate(dense, start=1)}
         lexical_rank = {i: (r, sc) for r, (i, sc) in enumerate(lexical, start=1)}
         hits: list[Hit] = []
-        kept_shingles: list[set] = []
+        kept = np.zeros((k, self.embedder.dimension), dtype=np.float32)
         batch = max(4 * k, 20)
         for start in range(0, len(order), batch):
             ids = order[start : start + batch]
             rows = self.store.chunks(ids)
-            for chunk_id in ids:
-                if chunk_id not in rows:
-                    continue  # removed by a writer since this FAISS generation loaded
+            ids = [i for i in ids if i in rows]  # others were removed by a writer meanwhile
+            vectors = self.store.vectors(ids) if ids else kept[:0]
+            for chunk_id, vector in zip(ids, vectors, strict=True):
                 chunk, doc = rows[chunk_id]
                 if not filters.allows(doc):
                     continue
-                sh = shingles(chunk.text)
-                if any(
-                    jaccard(sh, other) >= self.settings.dedup_threshold for other in kept_shingles
-                ):
-                    continue
-                kept_shingles.append(sh)
+                if hits and float(np.max(kept[: len(hits)] @ vector)) >= s_dup:
+                    continue  # a near-duplicate of a passage already shown
+                kept[len(hits)] = vector
                 d = dense_rank.get(chunk_id, (None, None))
                 lx = lexical_rank.get(chunk_id, (None, None))
                 hits.append(

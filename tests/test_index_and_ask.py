@@ -158,3 +158,23 @@ def test_index_built_with_another_model_fails_with_rebuild_advice(
         )
     out = rag("ask", "dura", "--index", str(seed_settings.index_dir), "--model", str(other))
     assert out.returncode == 2 and "rag index --rebuild" in out.stderr
+
+
+def test_near_duplicate_passages_collapse_to_one(seed_settings, tmp_path):
+    from rag.indexing import sync
+    from rag.pipeline import Pipeline
+
+    text = (
+        "A 34-year-old man developed gouty tophi in the lumbar spine causing cauda equina "
+        "compression. Laminectomy removed chalky white material. Uric acid crystals were seen."
+    )
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(text)
+    (corpus / "b.txt").write_text(text.replace("34-year-old", "35-year-old"))
+    (corpus / "c.txt").write_text("Kawasaki disease is treated with intravenous immunoglobulin.")
+    settings = seed_settings.with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
+    sync([corpus], settings)
+    hits = Pipeline(settings).search("spinal gout with cauda equina compression", k=3)
+    assert [h.doc.doc_id for h in hits][:1] in (["a"], ["b"])
+    assert {h.doc.doc_id for h in hits} in ({"a", "c"}, {"b", "c"})
