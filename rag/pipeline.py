@@ -15,6 +15,11 @@ class Pipeline:
     """An opened index plus the loaded model; safe to share between threads."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        import faiss
+
+        # One question at a time gains nothing from OpenMP threads, and their spin-waits
+        # cost tens of milliseconds when the CPU is busy with anything else.
+        faiss.omp_set_num_threads(1)
         self.settings = settings
         self.store = Store(settings.index_dir, expected=manifest_for(settings))
         self.embedder = embedder or Embedder(

@@ -34,7 +34,11 @@ class QueryExpander:
         key = (self.store.generation, abbreviation)
         if key not in self._cache:
             found: Counter[str] = Counter()
-            for text in self.store.texts_containing(abbreviation):
+            # Only passages that define it ("long form (ABBR)") are worth the parser's time.
+            defining = [
+                t for t in self.store.texts_containing(abbreviation) if f"({abbreviation}" in t
+            ]
+            for text in defining[:5]:
                 pairs = schwartz_hearst.extract_abbreviation_definition_pairs(doc_text=text)
                 if abbreviation in pairs:
                     found[pairs[abbreviation].lower()] += 1
