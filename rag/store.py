@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS documents (
     doi TEXT NOT NULL DEFAULT '',
     pmid TEXT NOT NULL DEFAULT '',
     line_keys TEXT NOT NULL DEFAULT '[]',
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    common_keys TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -360,10 +361,15 @@ def faiss_path(index_dir: Path, generation: int) -> Path:
 
 @dataclass
 class StoredDoc:
+    """What a sync needs to know of an indexed document without reading its chunks."""
+
     doc_id: str
     source: str
     sha256: str
     line_keys: list[str]
+    # The line keys that were dropped as cross-document repeats when it was cleaned.
+    common_keys: list[str] = field(default_factory=list)
+    info: DocInfo | None = None
 
 
 class Writer:
@@ -388,7 +394,18 @@ class Writer:
         self._lock_file.write(f"pid {os.getpid()}")
         self._lock_file.flush()
         self.db = connect(self.dir / CATALOG)
+        try:
+            self._open(manifest, rebuild)
+        except BaseException:
+            self.close()  # a refused writer must not keep the lock while it is collected
+            raise
+        self._removals: list[str] = []
+        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str], list, list]] = []
+        self._renames: list[tuple[str, Document]] = []
+
+    def _open(self, manifest: Manifest, rebuild: bool) -> None:
         self.db.executescript(SCHEMA)
+        self._migrate()
         values = dict(self.db.execute("SELECT key, value FROM manifest"))
         self.generation = int(values.get("generation", 0))
         if "manifest" in values and not rebuild:
@@ -402,9 +419,14 @@ class Writer:
                 )
         self.rebuild = rebuild or "manifest" not in values
         self._remove_orphans()
-        self._removals: list[str] = []
-        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str], list]] = []
-        self._renames: list[tuple[str, Document]] = []
+
+    def _migrate(self) -> None:
+        """Columns added since schema 1 (older indexes stay readable without a rebuild)."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}
+        if "common_keys" not in columns:
+            self.db.execute(
+                "ALTER TABLE documents ADD COLUMN common_keys TEXT NOT NULL DEFAULT '[]'"
+            )
 
     def _remove_orphans(self) -> None:
         """Files of generations that never committed (a crashed writer), and old ones."""
@@ -417,8 +439,13 @@ class Writer:
         """Indexed documents by content hash (empty when rebuilding)."""
         if self.rebuild:
             return {}
-        rows = self.db.execute("SELECT doc_id, source, sha256, line_keys FROM documents")
-        return {r[2]: StoredDoc(r[0], r[1], r[2], json.loads(r[3])) for r in rows}
+        rows = self.db.execute(
+            f"SELECT d.sha256, d.line_keys, d.common_keys, {DOC_COLUMNS} FROM documents d"
+        )
+        return {
+            r[0]: StoredDoc(r[3], r[4], r[0], json.loads(r[1]), json.loads(r[2]), doc_info(r[3:]))
+            for r in rows
+        }
 
     def remove(self, doc_id: str) -> None:
         self._removals.append(doc_id)
@@ -430,9 +457,16 @@ class Writer:
         vectors: np.ndarray,
         line_keys: Iterable[str] = (),
         sentences: list[list[tuple[int, int, np.ndarray]]] | None = None,
+        common_keys: Iterable[str] = (),
     ) -> None:
-        """Stage a document; ``sentences`` holds (start, end, vector) per chunk, if embedded."""
-        self._additions.append((doc, chunks, vectors, sorted(line_keys), sentences or []))
+        """Stage a document; ``sentences`` holds (start, end, vector) per chunk, if embedded.
+
+        ``line_keys`` are the fingerprints of its raw lines and ``common_keys`` those of
+        them that were dropped as repeated across documents (see ``rag.indexing``).
+        """
+        self._additions.append(
+            (doc, chunks, vectors, sorted(line_keys), sentences or [], sorted(common_keys))
+        )
 
     def update_source(self, old_doc_id: str, doc: Document) -> None:
         """A renamed or re-described file whose content is unchanged: no re-embedding."""
@@ -443,10 +477,15 @@ class Writer:
         import faiss
 
         previous = faiss_path(self.dir, self.generation)
-        if self.rebuild or not previous.exists():
+        if self.rebuild or self.generation == 0:
             index = new_faiss_index(self.manifest.dimension)
-        else:
+        elif previous.exists():
             index = faiss.read_index(str(previous))
+        else:
+            raise RagError(
+                f"The index in {self.dir} names {previous.name}, which is missing: "
+                f"rebuild it with `rag index --rebuild --index {self.dir}`."
+            )
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -459,19 +498,9 @@ class Writer:
             removed = self._apply_removals(db)
             if removed:
                 index.remove_ids(np.array(sorted(removed), dtype=np.int64))
-            for old_doc_id, doc in self._renames:
-                db.execute(
-                    "UPDATE documents SET doc_id=?, source=?, title=?, authors=?, journal=?,"
-                    " year=?, doi=?, pmid=? WHERE doc_id=?",
-                    (*_doc_fields(doc)[:2], *_doc_fields(doc)[3:], old_doc_id),
-                )
-                db.execute(
-                    "UPDATE chunks_fts SET title=? WHERE rowid IN (SELECT chunk_id FROM chunks"
-                    " JOIN documents USING (doc_key) WHERE doc_id=?)",
-                    (doc.title, doc.doc_id),
-                )
-            for doc, chunks, vectors, line_keys, sentences in self._additions:
-                ids = self._insert(db, doc, chunks, line_keys, now)
+            self._apply_renames(db)
+            for doc, chunks, vectors, line_keys, sentences, common in self._additions:
+                ids = self._insert(db, doc, chunks, line_keys, now, common)
                 db.executemany(
                     "INSERT INTO sentences VALUES (?,?,?,?)",
                     [
@@ -526,11 +555,38 @@ class Writer:
             db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         return removed
 
-    def _insert(self, db, doc: Document, chunks: list[Chunk], line_keys, now: str) -> list[int]:
+    def _apply_renames(self, db: sqlite3.Connection) -> None:
+        """New ids, sources and metadata of unchanged documents; the FTS titles follow.
+
+        Ids move in two steps (first to a placeholder) so that two files swapping names
+        never collide on the unique ``doc_id``.
+        """
+        keys = []
+        for old_doc_id, _ in self._renames:
+            row = db.execute("SELECT doc_key FROM documents WHERE doc_id=?", (old_doc_id,))
+            keys.append(row.fetchone()[0])
+            db.execute(
+                "UPDATE documents SET doc_id=? WHERE doc_key=?", (f"\x00{keys[-1]}", keys[-1])
+            )
+        for doc_key, (_, doc) in zip(keys, self._renames, strict=True):
+            db.execute(
+                "UPDATE documents SET doc_id=?, source=?, title=?, authors=?, journal=?,"
+                " year=?, doi=?, pmid=? WHERE doc_key=?",
+                (*_doc_fields(doc)[:2], *_doc_fields(doc)[3:], doc_key),
+            )
+            rows = db.execute("SELECT chunk_id, section FROM chunks WHERE doc_key=?", (doc_key,))
+            db.executemany(
+                "UPDATE chunks_fts SET title=? WHERE rowid=?",
+                [(" ".join(x for x in (doc.title, sec or "") if x), cid) for cid, sec in rows],
+            )
+
+    def _insert(
+        self, db, doc: Document, chunks: list[Chunk], line_keys, now: str, common_keys=()
+    ) -> list[int]:
         cur = db.execute(
             "INSERT INTO documents (doc_id, source, sha256, title, authors, journal, year, doi,"
-            " pmid, line_keys, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (*_doc_fields(doc), json.dumps(line_keys), now),
+            " pmid, line_keys, indexed_at, common_keys) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*_doc_fields(doc), json.dumps(line_keys), now, json.dumps(sorted(common_keys))),
         )
         doc_key = cur.lastrowid
         ids = []

@@ -10,11 +10,23 @@ from pathlib import Path
 from rag.documents import Document, Section
 from rag.errors import RagError
 from rag.ingest.clean import clean_sections
+from rag.ingest.html import load_html
+from rag.ingest.jats import load_jats
 from rag.ingest.pdf import load_pdf
 from rag.ingest.text import load_text
 
 Loader = Callable[[Path, bytes], tuple[list[Section], dict]]
-LOADERS: dict[str, Loader] = {".txt": load_text, ".md": load_text, ".pdf": load_pdf}
+LOADERS: dict[str, Loader] = {
+    ".txt": load_text,
+    ".md": load_text,
+    ".pdf": load_pdf,
+    ".xml": load_jats,
+    ".nxml": load_jats,
+    ".html": load_html,
+    ".htm": load_html,
+}
+# Formats whose markup marks headings and prose: their lines are not second-guessed.
+STRUCTURED = frozenset({".xml", ".nxml"})
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -31,21 +43,35 @@ def doc_id_for(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("_") or "document"
 
 
+def check_size(path: Path, size: int) -> None:
+    """Refuse files over the limit before anything reads them into memory."""
+    if size > MAX_FILE_BYTES:
+        raise RagError(
+            f"{path.name}: too large ({size / 2**20:.0f} MB; the limit is "
+            f"{MAX_FILE_BYTES // 2**20} MB)"
+        )
+
+
 def read_blocks(path: Path) -> tuple[bytes, list[Section], dict]:
     """Raw bytes, uncleaned blocks and found metadata; raises RagError on a bad file."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise RagError(f"{path.name}: unsupported format {path.suffix or '(none)'!r}")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RagError(f"{path.name}: too large ({size // 2**20} MB > 50 MB)")
+        check_size(path, path.stat().st_size)
         data = path.read_bytes()
     except OSError as exc:
         raise RagError(f"{path.name}: cannot read ({exc.strerror})") from exc
     if not data.strip():
         raise RagError(f"{path.name}: the file is empty")
-    blocks, meta = loader(path, data)
+    try:
+        blocks, meta = loader(path, data)
+    except RagError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (one malformed file must not stop a sync)
+        kind = path.suffix.lower().lstrip(".").upper()
+        reason = f"{type(exc).__name__}: {exc}"
+        raise RagError(f"{path.name}: not a readable {kind} file ({reason})") from exc
     return data, blocks, meta
 
 
@@ -57,10 +83,11 @@ def load_document(
 ) -> Document:
     """A cleaned Document; ``metadata`` (from the corpus catalog) wins over found metadata."""
     data, raw, found = blocks or read_blocks(path)
-    sections = clean_sections(raw, common_lines)
+    structured = path.suffix.lower() in STRUCTURED
+    sections = clean_sections(raw, common_lines, structured=structured)
     if not sections:
         raise RagError(f"{path.name}: no article text left after cleaning")
-    meta = {**found, **{k: v for k, v in (metadata or {}).items() if v not in (None, "", [])}}
+    meta = merged_metadata(found, metadata)
     year = meta.get("year")
     return Document(
         doc_id=doc_id_for(path),
@@ -74,3 +101,8 @@ def load_document(
         doi=meta.get("doi", ""),
         pmid=str(meta.get("pmid", "")),
     )
+
+
+def merged_metadata(found: dict, metadata: dict | None) -> dict:
+    """Found metadata overridden by the catalog's non-empty fields."""
+    return {**found, **{k: v for k, v in (metadata or {}).items() if v not in (None, "", [])}}

@@ -3,7 +3,10 @@
 Unicode normalisation, de-hyphenation, running headers/footers and page numbers, web
 site chrome (navigation, calls to action, legal notices, lines repeated across
 documents) and reference lists. The chrome detector looks at general line features,
-never at a list of particular phrases, because every site has its own.
+never at a list of particular phrases, because every site has its own; and it judges a
+line with its neighbours: a short line that is not a sentence is a heading when prose
+follows it, an item of the article's list when a lead-in announces it, and chrome when it
+sits with chrome or outside the article's first and last paragraphs.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rag.documents import Section
 
@@ -21,6 +25,9 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n[ \t]*([a-z])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 _TERMINAL = (".", "!", "?", ":", ";", "…", '"', "”", ")")
 _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
+_CAPTION = re.compile(r"(fig\.?|figure|table)\s*\d", re.I)
+_FULL_STOP = re.compile(r"[.!?…][\"”’)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*$")
 _NAV_SEPARATOR = re.compile(r"\s[>|»›/•·]\s")
 _PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
 
@@ -48,6 +55,8 @@ HEADING_WORDS = frozenset(
     methods outcome presentation references report results summary table tables
     treatment words""".split()
 )
+NEAR_DUPLICATE_WORDS = 8  # lines this long are prose when comparing two documents
+NEAR_DUPLICATE_MAX_OWNERS = 20  # a line in more documents than this is boilerplate
 REFERENCE_HEADINGS = frozenset(
     {"references", "bibliography", "literature cited", "works cited", "reference list", "notes"}
 )
@@ -114,16 +123,55 @@ def is_chrome(line: str, repeated: bool = False) -> bool:
 
 
 def line_keys(text: str) -> set[str]:
-    """Fingerprints of the lines (3+ words) of one document's raw text."""
-    return {line_key(x) for x in text.splitlines() if len(words(x)) >= 3}
+    """Fingerprints of the lines (3+ words) of one document's raw text, wrapped lines joined."""
+    lines = logical_lines(normalize_unicode(text))
+    return {line_key(x) for x, _, _ in lines if len(words(x)) >= 3}
 
 
 def common_line_keys(key_sets: Iterable[set[str]], min_docs: int = 2) -> set[str]:
-    """Line fingerprints that occur in at least ``min_docs`` different documents."""
+    """Line fingerprints that occur in at least ``min_docs`` different documents.
+
+    Near-identical documents (two versions of one article) count as one: the lines they
+    share are the article's, not a site's.
+    """
+    sets = [set(keys) for keys in key_sets]
     counts: Counter[str] = Counter()
-    for keys in key_sets:
-        counts.update(keys)
+    for group in near_duplicate_groups(sets):
+        counts.update(set().union(*(sets[i] for i in group)))
     return {k for k, n in counts.items() if n >= min_docs}
+
+
+def near_duplicate_groups(key_sets: list[set[str]]) -> list[list[int]]:
+    """Indexes of documents grouped by near-identical text (sharing most long lines).
+
+    Long lines (8+ words) are article prose; a line found in very many documents is a
+    site's boilerplate, and says nothing about two documents being one article.
+    """
+    long = [{k for k in keys if len(k.split()) >= NEAR_DUPLICATE_WORDS} for keys in key_sets]
+    owners: dict[str, list[int]] = {}
+    for i, keys in enumerate(long):
+        for k in keys:
+            owners.setdefault(k, []).append(i)
+    parent = list(range(len(key_sets)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, keys in enumerate(long):
+        shared: Counter[int] = Counter()
+        for k in keys:
+            if len(owners[k]) <= NEAR_DUPLICATE_MAX_OWNERS:
+                shared.update(j for j in owners[k] if j > i)
+        for j, n in shared.items():
+            if n >= 0.8 * min(len(keys), len(long[j])):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(key_sets)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
 
 
 def strip_running_lines(pages: list[str]) -> list[str]:
@@ -150,85 +198,225 @@ def _drop_page_numbers(page: str) -> str:
     return "\n".join(x for x in page.splitlines() if not _PAGE_NUMBER.match(x))
 
 
-def _is_heading(line: str, blank_before: bool) -> bool:
+def _heading_form(line: str) -> bool:
+    """Short, capitalised, not a sentence: what a section heading looks like."""
     s = line.strip()
-    if s.startswith("#"):
-        return True
-    if is_heading_word(s):
-        return not re.match(r"(fig\.?|figure|table)\s*\d", s, re.I)
     ws = words(s)
-    if not ws or len(ws) > 10 or s.endswith((".", ",", ";", "…")) or not blank_before:
+    if not ws or len(ws) > 10 or s.endswith((".", ",", ";", "…")):
         return False
-    if not s[0].isupper() and not s[0].isdigit():
-        return False
-    letters = [c for c in s if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 3:
-        return True
-    capitalised = sum(w[0].isupper() for w in s.split() if w[0].isalpha() and len(w) > 3)
-    long_words = sum(1 for w in s.split() if w[0].isalpha() and len(w) > 3)
-    return long_words >= 1 and capitalised == long_words and len(ws) <= 8
+    return s[0].isupper() or s[0].isdigit()
+
+
+def _is_sentence(line: str) -> bool:
+    return bool(_SENTENCE_END.search(line)) and len(words(line)) >= 4
+
+
+def _continues(previous: str, following: str, width: int) -> bool:
+    """Is ``following`` the rest of a hard-wrapped line (a text-mode dump, a PDF column)?"""
+    return (
+        width >= 40
+        and len(previous) >= 0.6 * width
+        and len(words(previous)) >= 3
+        and not _FULL_STOP.search(previous)
+        and not is_heading_word(following)
+        and not following.startswith("#")
+    )
+
+
+def logical_lines(text: str) -> list[tuple[str, bool, list[str]]]:
+    """(line, blank line before it, physical lines) with hard-wrapped lines joined back.
+
+    Judging a wrapped paragraph line by line would see sentence fragments; judging the
+    joined line sees the sentence, and a run of short menu or list lines stays short.
+    """
+    runs: list[tuple[bool, list[str]]] = []
+    blank = True
+    for raw in text.splitlines():
+        line = re.sub(r" {2,}", " ", raw.strip())
+        if not line:
+            blank = True
+            continue
+        if blank or not runs:
+            runs.append((blank, [line]))
+        else:
+            runs[-1][1].append(line)
+        blank = False
+    out: list[tuple[str, bool, list[str]]] = []
+    for blank_before, run in runs:
+        width = max(len(x) for x in run)
+        parts = [run[0]]
+        first = blank_before
+        for line in run[1:]:
+            if _continues(parts[-1], line, width):
+                parts.append(line)
+                continue
+            out.append((" ".join(parts), first, parts))
+            parts, first = [line], False
+        out.append((" ".join(parts), first, parts))
+    return out
+
+
+@dataclass
+class _Line:
+    text: str
+    block: int
+    blank_before: bool
+    parts: list[str]
+    fixed: bool  # from a block with its own heading: its lines are text or chrome, no more
+    kind: str = ""  # P prose, H heading, C chrome, S short non-sentence (undecided)
+
+
+def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> None:
+    """Label each line prose, heading or chrome, looking at its neighbours too.
+
+    A short line that is not a sentence is a heading when prose follows it; otherwise it
+    belongs with what surrounds it: next to chrome it is chrome (the rest of a menu, a
+    list of related articles, a by-line with a view counter), and so is any such line
+    above the first heading or prose line or below the last prose line (mastheads and
+    footers), and so is one standing alone before a heading. Short lines that a lead-in
+    ending with a colon announces, or that stand between paragraphs of prose, are the
+    article's own lists and are kept.
+    """
+    for ln in lines:
+        s = ln.text
+        keys = [line_key(p) for p in ln.parts if len(words(p)) >= 3]
+        repeated = line_key(s) in common_lines or bool(
+            keys and all(k in common_lines for k in keys)
+        )
+        if s.startswith("#"):
+            ln.kind = "H"
+        elif ln.fixed:
+            ln.kind = "C" if is_chrome(s, repeated) else "P"
+        elif _CAPTION.match(s):
+            ln.kind = "P"  # a figure or table label or caption is text, never a heading
+        elif is_heading_word(s):
+            ln.kind = "H"
+        elif is_chrome(s, repeated):
+            ln.kind = "C"
+        else:
+            ln.kind = "P" if _is_sentence(s) else "S"
+    for i, ln in enumerate(lines):
+        if ln.kind != "S" or i + 1 == len(lines) or lines[i + 1].kind != "P":
+            continue
+        before = lines[i - 1] if i else None
+        opens = (
+            before is None
+            or before.block != ln.block
+            or before.kind in ("C", "H")
+            or before.kind == "P"
+            and bool(_FULL_STOP.search(before.text))
+        )
+        if opens and _heading_form(ln.text):
+            ln.kind = "H"
+    # Short lines after a lead-in that ends with a colon are the list it announces ("L").
+    lead_in = False
+    for ln in lines:
+        if ln.kind == "S" and lead_in:
+            ln.kind = "L"
+        elif ln.kind != "C":
+            lead_in = ln.kind in ("P", "L") and (ln.kind == "L" or ln.text.endswith(":"))
+    body = [i for i, ln in enumerate(lines) if ln.kind in ("P", "H")]
+    prose = [i for i, ln in enumerate(lines) if ln.kind == "P"]
+    first, last = (body[0], prose[-1]) if prose else (len(lines), -1)
+    for i, ln in enumerate(lines):
+        if ln.kind == "S" and (i < first or i > last):
+            ln.kind = "C"
+    for i, ln in enumerate(lines):
+        # Alone between prose and a heading: a sponsor label, a vote bar, a stray link.
+        after = lines[i + 1].kind if i + 1 < len(lines) else "C"
+        before = lines[i - 1].kind if i else "C"
+        if ln.kind == "S" and after in ("H", "C") and before != "S":
+            ln.kind = "C"
+    changed = True
+    while changed:
+        changed = False
+        for i, ln in enumerate(lines):
+            if ln.kind != "S":
+                continue
+            near = [lines[j].kind for j in (i - 1, i + 1) if 0 <= j < len(lines)]
+            if "C" in near:
+                ln.kind, changed = "C", True
 
 
 def clean_sections(
-    blocks: list[Section], common_lines: set[str] | frozenset[str] = frozenset()
+    blocks: list[Section],
+    common_lines: set[str] | frozenset[str] = frozenset(),
+    structured: bool = False,
 ) -> list[Section]:
     """Cleaned sections from raw blocks (one per page, or per structured section).
 
     A block that already has a heading (JATS, HTML) keeps it; headings found inside a
     block's text start new sections. Text under a reference-list heading is dropped.
+    ``structured`` blocks (JATS: markup says what is a heading and what is prose) keep
+    their own heading, and no line of theirs is judged chrome or a heading.
     """
+    if structured:
+        return _structured_sections(blocks)
     raw = [normalize_unicode(b.text) for b in blocks]
     if any(b.page is not None for b in blocks):
         raw = strip_running_lines(raw)
+    lines = [
+        _Line(text, n, blank, parts, fixed=block.heading is not None)
+        for n, (block, page_text) in enumerate(zip(blocks, raw, strict=True))
+        for text, blank, parts in logical_lines(dehyphenate(page_text))
+    ]
+    _classify(lines, common_lines)
     sections: list[Section] = []
     heading: str | None = None
-    for block, text in zip(blocks, raw, strict=True):
-        if block.heading is not None:
-            heading = block.heading.strip()
-        paragraphs, heading = _paragraphs(dehyphenate(text), heading, common_lines)
-        for head, para in paragraphs:
-            last = sections[-1] if sections else None
-            if last and last.heading == head and last.page == block.page:
-                last.text += "\n" + para
-            else:
-                sections.append(Section(heading=head, text=para, page=block.page))
+    current: list[str] = []
+    block_no, previous_key = -1, ""
+
+    def flush() -> None:
+        para = _DROP_CAP.sub(r"\1", " ".join(current).strip())
+        current.clear()
+        if not para or _is_references(heading):
+            return
+        page = blocks[block_no].page
+        last = sections[-1] if sections else None
+        if last and last.heading == heading and last.page == page:
+            last.text += "\n" + para
+        else:
+            sections.append(Section(heading=heading, text=para, page=page))
+
+    for ln in lines:
+        if ln.block != block_no:
+            flush()
+            block_no = ln.block
+            if blocks[block_no].heading is not None:
+                heading = blocks[block_no].heading.strip()
+        if ln.blank_before or ln.kind in ("C", "H"):
+            flush()
+        if ln.kind == "C":
+            continue
+        if ln.kind == "H":
+            heading = ln.text.lstrip("#").strip()
+            continue
+        key = line_key(ln.text)
+        if key == previous_key:  # a label captured twice ("Figure 1" / "figure 1")
+            continue
+        previous_key = key
+        current.append(ln.text)
+    flush()
+    return sections
+
+
+def _structured_sections(blocks: list[Section]) -> list[Section]:
+    sections: list[Section] = []
+    for block in blocks:
+        heading = block.heading.strip() if block.heading else None
+        if _is_references(heading):
+            continue
+        lines = normalize_unicode(block.text).split("\n")
+        text = "\n".join(re.sub(r" {2,}", " ", x).strip() for x in lines if x.strip())
+        if not text:
+            continue
+        last = sections[-1] if sections else None
+        if last and last.heading == heading and last.page == block.page:
+            last.text += "\n" + text
+        else:
+            sections.append(Section(heading=heading, text=text, page=block.page))
     return sections
 
 
 def _is_references(heading: str | None) -> bool:
     return bool(heading) and heading.lower().rstrip(":") in REFERENCE_HEADINGS
-
-
-def _paragraphs(
-    text: str, heading: str | None, common_lines: set[str] | frozenset[str]
-) -> tuple[list[tuple[str | None, str]], str | None]:
-    """(heading, paragraph) pairs of one block, and the heading in force at its end."""
-    paragraphs: list[tuple[str | None, str]] = []
-    current: list[str] = []
-    current_heading = heading
-    blank_before, previous_key = True, ""
-
-    def flush() -> None:
-        para = _DROP_CAP.sub(r"\1", re.sub(r" {2,}", " ", " ".join(current)).strip())
-        if para and not _is_references(current_heading):
-            paragraphs.append((current_heading, para))
-        current.clear()
-
-    for line in text.splitlines():
-        s = line.strip()
-        key = line_key(s)
-        if not s or is_chrome(s, repeated=key in common_lines):
-            flush()
-            blank_before = True
-            continue
-        if key == previous_key:  # a label captured twice ("Figure 1" / "figure 1")
-            continue
-        previous_key = key
-        if _is_heading(s, blank_before):
-            flush()
-            heading = current_heading = s.lstrip("#").strip()
-        else:
-            current.append(s)
-        blank_before = False
-    flush()
-    return paragraphs, heading
