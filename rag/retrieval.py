@@ -73,8 +73,9 @@ class Retriever:
         if mode not in MODES:
             raise RagError(f"Unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
         filters = filters or Filters()
-        if s.expand_abbreviations:
-            question = self.expander.expand(question)
+        # Expansions feed the lexical side only: the dense model reads "SSc" well enough,
+        # and long forms appended to its input shift the question's meaning.
+        words = self.expander.expand(question) if s.expand_abbreviations else question
         depth = max(s.candidates, k) * (5 if filters.active else 1)
         t0 = time.perf_counter()
         dense: list[tuple[int, float]] = []
@@ -92,13 +93,13 @@ class Retriever:
             t1 = t0
         t2 = time.perf_counter()
         if mode in ("hybrid", "lexical"):
-            lexical = self.store.lexical_search(question, depth)
+            lexical = self.store.lexical_search(words, depth)
         t3 = time.perf_counter()
         lexical_weight = s.lexical_weight
         if mode == "hybrid" and s.adaptive_lexical:
             # Lexical evidence is only as good as the words it can match: a paraphrased
             # question whose words the corpus never uses should lean on the dense side.
-            lexical_weight *= self.store.known_share(question)
+            lexical_weight *= self.store.known_share(words)
         fused = rrf(
             [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], lexical_weight)],
             s.rrf_k,
