@@ -92,7 +92,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(
         f"{report.documents} documents, {report.chunks} chunks in {settings.index_dir} "
         f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} "
-        f"removed, {len(report.unchanged)} unchanged, {len(report.failed)} failed; "
+        f"removed, {len(report.unchanged)} unchanged, {len(report.recleaned)} re-cleaned, "
+        f"{len(report.failed)} failed; "
         f"{report.chunks_embedded} chunks embedded) in {report.seconds:.1f} s"
     )
     for path, reason in report.failed:
