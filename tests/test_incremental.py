@@ -204,6 +204,9 @@ def test_cli_prints_the_counts_and_rebuild_flag_redoes_everything(fresh):
     (fresh.corpus_dir / "case_000.txt").unlink()
     (fresh.corpus_dir / "notes.docx").write_bytes(b"PK\x03\x04 not really")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
-    assert f"0 added, 0 updated, 1 removed, {N - 1} unchanged, 1 failed; 0 chunks embedded" in out
+    assert (
+        f"0 added, 0 updated, 1 removed, {N - 1} unchanged, 0 re-cleaned, 1 failed; "
+        "0 chunks embedded"
+    ) in out
     assert "notes.docx: unsupported format '.docx'" in out
     assert count_rows(fresh.index_dir, "SELECT count(*) FROM documents") == N - 1
