@@ -39,6 +39,7 @@ class Settings:
     mode: str = "hybrid"  # hybrid | dense | lexical
     candidates: int = 100  # depth taken from each retriever before fusion
     rrf_k: int = 60
+    fusion: str = "rrf"  # rrf (reciprocal rank fusion) | score (weighted max-normalised scores)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     expand_abbreviations: bool = True  # "SSc" -> "SSc (systemic sclerosis)" as the corpus defines

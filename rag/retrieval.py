@@ -48,6 +48,22 @@ def rrf(rankings: list[tuple[list[int], float]], k: int) -> dict[int, float]:
     return scores
 
 
+def score_fusion(
+    dense: list[tuple[int, float]], lexical: list[tuple[int, float]], wd: float, wl: float
+) -> dict[int, float]:
+    """Weighted sum of max-normalised scores; a side that missed a passage gives it its floor."""
+    fused: dict[int, float] = {}
+    for ranking, weight in ((dense, wd), (lexical, wl)):
+        if not ranking or not weight:
+            continue
+        top = max(sc for _, sc in ranking) or 1.0
+        floor = min(sc for _, sc in ranking) / top
+        scores = {i: sc / top for i, sc in ranking}
+        for i in {i for i, _ in dense} | {i for i, _ in lexical}:
+            fused[i] = fused.get(i, 0.0) + weight * scores.get(i, floor)
+    return fused
+
+
 class Retriever:
     """One retrieval path for the CLI, the app and the evaluator."""
 
@@ -100,10 +116,16 @@ class Retriever:
             # Lexical evidence is only as good as the words it can match: a paraphrased
             # question whose words the corpus never uses should lean on the dense side.
             lexical_weight *= self.store.known_share(words)
-        fused = rrf(
-            [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], lexical_weight)],
-            s.rrf_k,
-        )
+        if s.fusion == "score":
+            fused = score_fusion(dense, lexical, s.dense_weight, lexical_weight)
+        else:
+            fused = rrf(
+                [
+                    ([i for i, _ in dense], s.dense_weight),
+                    ([i for i, _ in lexical], lexical_weight),
+                ],
+                s.rrf_k,
+            )
         order = sorted(fused, key=lambda i: -fused[i])
         if mode != "lexical" and s.rerank_depth and s.sentence_weight:
             order = self._rerank_by_sentence(question, order, fused)
