@@ -6,105 +6,26 @@ here). Screenshots land in tests/artifacts/ (gitignored) for a human to look at.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from rag.config import Settings
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    require_chromium,
+    streamlit_server,
+)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 90_000  # generous: the model loads on the first page view (~5 s on 2 cores)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(settings: Settings, log: Path) -> Iterator[str]:
-    """The app as a user runs it, on its own port; always stopped afterwards."""
-    port = free_port()
-    env = os.environ | {
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_CORPUS_DIR": str(settings.corpus_dir),
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
 def chromium_page():
     """A fresh page in the system Chromium; dialogs (alert()) are recorded, not shown."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -139,7 +60,9 @@ def screenshot(page, name: str) -> None:
 
 def test_question_gets_cited_answer_in_browser(chromium_page, seed_settings, seed_index, tmp_path):
     page, dialogs = chromium_page
-    with streamlit_server(seed_settings, tmp_path / "streamlit.log") as url:
+    with streamlit_server(
+        seed_settings.corpus_dir, seed_settings.index_dir, tmp_path / "streamlit.log"
+    ) as url:
         page.goto(url)
         page.get_by_role("button", name="Which suture was used to repair the dura?").wait_for()
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
@@ -191,7 +114,9 @@ def test_hostile_document_is_inert_in_browser(chromium_page, seed_settings, tmp_
     settings = seed_settings.with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
     assert sync([corpus], settings).documents == 1
     page, dialogs = chromium_page
-    with streamlit_server(settings, tmp_path / "streamlit.log") as url:
+    with streamlit_server(
+        settings.corpus_dir, settings.index_dir, tmp_path / "streamlit.log"
+    ) as url:
         page.goto(url)
         ask(page, "What dose of immunoglobulin was given?")
         card = page.locator("[class*='st-key-card-']").filter(has_text="alert(1)").first

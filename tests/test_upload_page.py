@@ -8,17 +8,14 @@ document count go up -- through Playwright.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    require_chromium,
+    streamlit_server,
+)
 from fixtures_builders import case_text, write_cases
 from streamlit.testing.v1 import AppTest
 
@@ -28,20 +25,6 @@ from rag.indexing import manifest_for, sync
 from rag.ingest import MAX_FILE_BYTES
 from rag.store import Writer
 from rag.ui.index_page import safe_name, save_upload
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 # -- names and saving ----------------------------------------------------------------------
@@ -166,58 +149,9 @@ def test_index_button_while_another_writer_runs_shows_the_error(page_env):
 
 
 # -- the real browser ------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_app(corpus: Path, index: Path, log: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with the given folders; always stopped."""
-    port = free_port()
-    env = os.environ | {
-        "RAG_CORPUS_DIR": str(corpus),
-        "RAG_INDEX_DIR": str(index),
-        "HF_HUB_OFFLINE": "1",
-    }
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r,
-            ):
-                if r.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.mark.browser
 def test_upload_in_a_real_browser_indexes_the_file(tmp_path):
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
@@ -229,7 +163,7 @@ def test_upload_in_a_real_browser_indexes_the_file(tmp_path):
     escape = case_text(8).encode()
     ARTIFACTS.mkdir(exist_ok=True)
     with (
-        streamlit_app(corpus, index, tmp_path / "streamlit.log") as url,
+        streamlit_server(corpus, index, tmp_path / "streamlit.log") as url,
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
