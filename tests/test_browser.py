@@ -136,3 +136,22 @@ def test_hostile_document_is_inert_in_browser(chromium_page, seed_settings, tmp_
         assert injected == {"scripts": 0, "links": 0, "images": 0, "markup": []}
         screenshot(page, "browser_hostile.png")
     assert not dialogs
+
+
+def test_evaluation_page_runs_the_seed_gold_set_in_browser(
+    chromium_page, seed_settings, seed_index, tmp_path
+):
+    from playwright.sync_api import expect
+
+    page, dialogs = chromium_page
+    log = tmp_path / "streamlit.log"
+    with streamlit_server(seed_settings.corpus_dir, seed_settings.index_dir, log) as url:
+        page.goto(f"{url}/evaluation")
+        page.get_by_role("button", name="Run evaluation").click()
+        expect(page.get_by_text("seed_gold · 58 questions")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_text("Recall@k")).to_be_visible()
+        expect(page.get_by_text("Failed questions")).to_be_visible()
+        ndcg = page.get_by_test_id("stMetric").filter(has_text="ndcg@10")
+        expect(ndcg).to_contain_text("0.")
+        screenshot(page, "evaluation_page.png")
+    assert dialogs == []
