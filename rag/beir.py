@@ -21,7 +21,7 @@ from pathlib import Path
 from rag.chunking import TokenCounter, chunk_document
 from rag.config import PROJECT_ROOT, Settings
 from rag.documents import Chunk, Document, Section
-from rag.embedding import Embedder, model_id
+from rag.embedding import Embedder, embedder_for, model_id
 from rag.errors import RagError
 from rag.indexing import embed_staged, manifest_for
 from rag.ingest.clean import normalize_unicode
@@ -159,6 +159,8 @@ def index_key(corpus_path: Path, settings: Settings) -> str:
         "overlap_tokens": settings.overlap_tokens,
         "embed_prefix": settings.embed_prefix,
         "sentence_vectors": settings.sentence_vectors,
+        # Only non-default backends change the key, so existing torch caches stay valid.
+        **({"backend": settings.backend} if settings.backend != "torch" else {}),
         "schema": SCHEMA_VERSION,
         "conversion": CONVERSION_VERSION,
     }
@@ -217,7 +219,7 @@ def index_documents(
             doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
         )
         staged.append((doc, chunks, set()))
-    embedder = embedder or Embedder(settings.model_path, settings.device, settings.batch_size)
+    embedder = embedder or embedder_for(settings)
     total = sum(len(c) for _, c, _ in staged)
     done = 0
     with Writer(settings.index_dir, manifest_for(settings), rebuild=True) as writer:

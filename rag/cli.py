@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--index", type=Path, help="index folder (default: index/)")
     common.add_argument("--model", help="a sentence-transformers model folder")
     common.add_argument("--device", help="cpu, cuda, ... (default: cpu)")
+    common.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        help="embedding runtime (default: torch; RAG_BACKEND)",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="print timings")
 
     p = sub.add_parser("index", parents=[common], help="index or re-sync a corpus")
@@ -52,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="re-process every file")
     p.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     p.add_argument("--overlap-tokens", type=int, help="tokens carried between chunks")
+    p.add_argument(
+        "--index-type",
+        choices=("auto", "flat", "hnsw", "ivfpq"),
+        help="vector index type (default: auto, by corpus size; RAG_INDEX_TYPE)",
+    )
+    p.add_argument(
+        "--embeddings",
+        type=Path,
+        help="embedding shards made by `python -m rag.distributed embed` (used, not recomputed)",
+    )
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question from the index")
@@ -68,7 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     from rag.eval_cli import add_eval_parser
 
     add_eval_parser(sub, common)
+
+    p = sub.add_parser(
+        "bench", help="performance benchmarks (rag bench run|encode|ndcg|report --help)"
+    )
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for rag.bench")
+    p.set_defaults(run=cmd_bench)
     return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.bench import main as bench_main
+
+    return bench_main(args.bench_args)
 
 
 def settings_from(args: argparse.Namespace):
@@ -76,6 +103,8 @@ def settings_from(args: argparse.Namespace):
         index_dir=args.index,
         model=args.model,
         device=args.device,
+        backend=getattr(args, "backend", None),
+        index_type=getattr(args, "index_type", None),
         k=getattr(args, "k", None),
         mode=getattr(args, "mode", None),
         chunk_tokens=getattr(args, "chunk_tokens", None),
@@ -88,7 +117,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     paths = args.paths or [settings.corpus_dir]
-    report = sync(paths, settings, rebuild=args.rebuild)
+    embedder = None
+    if args.embeddings:
+        from rag.distributed import EmbeddingShards, ShardEmbedder
+        from rag.embedding import model_id
+
+        shards = EmbeddingShards(args.embeddings, model_id(settings.model_path))
+        embedder = ShardEmbedder(
+            shards, settings.model_path, settings.device, settings.batch_size, settings.backend
+        )
+    report = sync(paths, settings, rebuild=args.rebuild, embedder=embedder)
     print(
         f"{report.documents} documents, {report.chunks} chunks in {settings.index_dir} "
         f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} "

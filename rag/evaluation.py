@@ -614,11 +614,11 @@ def run_beir(
 ) -> EvalResult:
     """Load a BEIR folder, open (or build once) its cached index, evaluate every query."""
     from rag.beir import cached_index, load_beir
-    from rag.embedding import Embedder
+    from rag.embedding import embedder_for
     from rag.pipeline import Pipeline
 
     dataset = load_beir(root, split)
-    embedder = Embedder(settings.model_path, settings.device, settings.batch_size)
+    embedder = embedder_for(settings)
     indexed = cached_index(dataset, settings, embedder, cache_root, progress)
     pipeline = Pipeline(indexed, embedder)
     return evaluate_beir(pipeline, dataset, limit=limit, progress=progress)
@@ -675,6 +675,7 @@ def corpus_index(
             settings.overlap_tokens,
             settings.embed_prefix,
             settings.sentence_vectors,
+            *([settings.backend] if settings.backend != "torch" else []),
         ]
     )
     folder = Path(cache_root or DEFAULT_CACHE) / (

@@ -25,7 +25,7 @@ import numpy as np
 from rag.chunking import TokenCounter, chunk_document, embed_prefix, quotable_sentences
 from rag.config import Settings
 from rag.documents import Chunk, DocInfo, Document, Section
-from rag.embedding import Embedder, model_dimension, model_id
+from rag.embedding import Embedder, embedder_for, model_dimension, model_id
 from rag.errors import RagError
 from rag.ingest import (
     check_size,
@@ -72,6 +72,7 @@ def manifest_for(settings: Settings) -> Manifest:
         chunk_tokens=settings.chunk_tokens,
         overlap_tokens=settings.overlap_tokens,
         embed_prefix=settings.embed_prefix,
+        index_type=settings.index_type,
     )
 
 
@@ -429,7 +430,7 @@ def embed_staged(
     spans = [quotable_sentences(c.text) if settings.sentence_vectors else [] for c in chunks]
     sentences = [[c.text[s.start : s.end] for s in ss] for c, ss in zip(chunks, spans, strict=True)]
     unique = list(dict.fromkeys(t for ts in sentences for t in ts))
-    embedder = embedder or Embedder(settings.model_path, settings.device, settings.batch_size)
+    embedder = embedder or embedder_for(settings)
     inputs = texts + unique
     if progress is None:
         encoded = embedder.encode(inputs)

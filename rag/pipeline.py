@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.answering import Answerer
 from rag.config import Settings
 from rag.documents import Answer, Hit
-from rag.embedding import Embedder
+from rag.embedding import Embedder, embedder_for
 from rag.indexing import manifest_for
 from rag.retrieval import Filters, Retriever
 from rag.store import Store
@@ -22,9 +22,7 @@ class Pipeline:
         faiss.omp_set_num_threads(1)
         self.settings = settings
         self.store = Store(settings.index_dir, expected=manifest_for(settings))
-        self.embedder = embedder or Embedder(
-            settings.model_path, settings.device, settings.batch_size
-        )
+        self.embedder = embedder or embedder_for(settings)
         self.retriever = Retriever(self.store, self.embedder, settings)
         self.answerer = Answerer(self.embedder, settings, self.store)
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from rag.documents import Chunk, DocInfo, Document
 from rag.errors import RagError
+from rag.vector_index import VectorIndex, prepare
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
@@ -110,7 +111,7 @@ class Manifest:
     embed_prefix: bool
     schema_version: int = SCHEMA_VERSION
     normalized: bool = True
-    index_type: str = "flat"
+    index_type: str = "auto"  # the setting; `stats()` reports the type actually built
 
     def check(self, other: Manifest, index_dir: Path) -> None:
         how = f"rebuild it with `rag index --rebuild --index {index_dir}`"
@@ -132,12 +133,6 @@ class Manifest:
             other.overlap_tokens,
             other.embed_prefix,
         )
-
-
-def new_faiss_index(dimension: int):
-    import faiss
-
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
 class Store:
@@ -188,15 +183,13 @@ class Store:
 
     def refresh(self) -> None:
         """Load the FAISS generation the catalog names, if it is not the one loaded."""
-        import faiss
-
         for _ in range(5):
             generation = self.generation
             if generation == self._generation:
                 return
             path = faiss_path(self.dir, generation)
             try:
-                index = faiss.read_index(str(path)) if generation else None
+                index = VectorIndex.read(path) if generation else None
             except RuntimeError:
                 time.sleep(0.05)  # a writer replaced it between our two reads: retry
                 continue
@@ -209,15 +202,14 @@ class Store:
     def dense_search(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
         self.refresh()
         index = self._faiss
-        if index is None or index.ntotal == 0:
+        if index is None or len(index) == 0:
             return []
-        scores, ids = index.search(vector.reshape(1, -1), min(depth, index.ntotal))
+        scores, ids = index.search(vector.reshape(1, -1), depth)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def vectors(self, chunk_ids: list[int]) -> np.ndarray:
         """Stored vectors of the given chunks (for pseudo-relevance feedback)."""
-        index = self._faiss
-        return np.stack([index.reconstruct(int(i)) for i in chunk_ids])
+        return self._faiss.reconstruct(chunk_ids)
 
     def lexical_search(
         self, question: str, depth: int, title_weight: float = 0.5
@@ -319,19 +311,17 @@ class Store:
             "documents": self.db.execute("SELECT count(*) FROM documents").fetchone()[0],
             "chunks": self.db.execute("SELECT count(*) FROM chunks").fetchone()[0],
             "model": self.manifest.model_id,
-            "index_type": self.manifest.index_type,
+            "index_type": self._faiss.kind if self._faiss is not None else "none",
             "generation": self.generation,
             "built_at": meta.get("built_at", ""),
         }
 
     def faiss_ids(self) -> set[int]:
-        """Every id in the loaded FAISS index (for consistency checks)."""
-        import faiss
-
+        """Every live id in the loaded FAISS index (for consistency checks)."""
         self.refresh()
         if self._faiss is None:
             return set()
-        return set(faiss.vector_to_array(self._faiss.id_map).tolist())
+        return set(self._faiss.ids().tolist())
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -474,13 +464,11 @@ class Writer:
 
     def commit(self) -> int:
         """Apply staged changes as one new generation; returns the generation number."""
-        import faiss
-
         previous = faiss_path(self.dir, self.generation)
         if self.rebuild or self.generation == 0:
-            index = new_faiss_index(self.manifest.dimension)
+            current = None
         elif previous.exists():
-            index = faiss.read_index(str(previous))
+            current = VectorIndex.read(previous)
         else:
             raise RagError(
                 f"The index in {self.dir} names {previous.name}, which is missing: "
@@ -496,9 +484,11 @@ class Writer:
                 db.execute("DELETE FROM chunks")
                 db.execute("DELETE FROM documents")
             removed = self._apply_removals(db)
-            if removed:
-                index.remove_ids(np.array(sorted(removed), dtype=np.int64))
+            if removed and current is not None:
+                current.remove(removed)
             self._apply_renames(db)
+            new_ids: list[np.ndarray] = []
+            new_vectors: list[np.ndarray] = []
             for doc, chunks, vectors, line_keys, sentences, common in self._additions:
                 ids = self._insert(db, doc, chunks, line_keys, now, common)
                 db.executemany(
@@ -510,11 +500,22 @@ class Writer:
                     ],
                 )
                 if len(ids):
-                    index.add_with_ids(vectors, np.array(ids, dtype=np.int64))
+                    new_ids.append(np.array(ids, dtype=np.int64))
+                    new_vectors.append(vectors)
+            # One add: the type is chosen for the final size (and IVF-PQ trains on all of it).
+            added = sum(len(i) for i in new_ids)
+            index = prepare(
+                current,
+                self.manifest.dimension,
+                (len(current) if current is not None else 0) + added,
+                self.manifest.index_type,
+            )
+            if added:
+                index.add(np.vstack(new_vectors), np.concatenate(new_ids))
             generation = self.generation + 1
             target = faiss_path(self.dir, generation)
             tmp = target.with_suffix(".tmp")
-            faiss.write_index(index, str(tmp))
+            index.write(tmp)
             _fsync(tmp)
             os.replace(tmp, target)
             _fsync(self.dir)

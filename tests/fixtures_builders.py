@@ -247,7 +247,7 @@ def index_problems(index_dir: Path) -> list[str]:
     The FAISS file the catalog names exists, holds exactly the chunk ids of SQLite, and
     FTS rows, sentences and chunks all belong to existing parents.
     """
-    import faiss
+    from rag.vector_index import VectorIndex
 
     problems: list[str] = []
     db = sqlite3.connect(index_dir / "catalog.sqlite")
@@ -277,10 +277,10 @@ def index_problems(index_dir: Path) -> list[str]:
         return problems
     if not path.exists():
         return [*problems, f"manifest names {path.name}, which is missing"]
-    index = faiss.read_index(str(path))
-    ids = set(faiss.vector_to_array(index.id_map).tolist())
-    if index.ntotal != len(chunks):
-        problems.append(f"FAISS holds {index.ntotal} vectors for {len(chunks)} chunks")
+    index = VectorIndex.read(path)  # any index type; HNSW tombstones are not live ids
+    ids = set(index.ids().tolist())
+    if len(index) != len(chunks):
+        problems.append(f"FAISS holds {len(index)} vectors for {len(chunks)} chunks")
     if ids != chunks:
         problems.append(f"FAISS ids differ from chunk ids: {sorted(ids ^ chunks)[:10]}")
     return problems

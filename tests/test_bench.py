@@ -14,7 +14,7 @@ from rag.scale import Source, recall_at, run_fts, synthetic_vectors
 
 
 def test_bare_benchmark_embeds_exactly_the_texts_sync_embedded(seed_settings, seed_index):
-    from rag.embedding import Embedder
+    from rag.embedding import embedder_for
     from rag.store import Store, faiss_path
     from rag.vector_index import VectorIndex
 
@@ -25,9 +25,13 @@ def test_bare_benchmark_embeds_exactly_the_texts_sync_embedded(seed_settings, se
     assert 0 < len(sentences) <= stored and len(set(sentences)) == len(sentences)
     # The chunk texts (with prefix) re-embed to the very vectors in the FAISS file.
     ids, vectors = VectorIndex.read(faiss_path(seed_settings.index_dir, store.generation)).vectors()
-    again = Embedder(seed_settings.model_path).encode(chunks)
+    embedder = embedder_for(seed_settings)  # the backend that built the index
+    again = embedder.encode(chunks)
     order = np.argsort(ids)
-    np.testing.assert_allclose(again, vectors[order], atol=1e-4)
+    if embedder.backend == "onnx-int8":  # activations quantised per batch: close, not equal
+        assert (again * vectors[order]).sum(axis=1).min() > 0.98
+    else:
+        np.testing.assert_allclose(again, vectors[order], atol=1e-4)
 
 
 def test_sorting_by_tokens_never_pads_more(seed_settings, seed_index):
