@@ -233,11 +233,8 @@ def format_answer(answer) -> str:
     else:
         lines += [textwrap.fill(answer.text, 100), "", "Sources:"]
     for h in answer.hits:
-        where = ", ".join(
-            x
-            for x in (h.chunk.section, f"p. {h.chunk.page_start}" if h.chunk.page_start else None)
-            if x
-        )
+        page = f"p. {h.chunk.page_start}" if h.chunk.page_start else None
+        where = " - ".join(x for x in (h.doc.display_title, h.chunk.section, page) if x)
         lines.append(f"[{h.rank}] {where} (score {h.score:.4f})")
         lines.append(textwrap.indent(textwrap.fill(h.chunk.text, 96), "    "))
     return "\n".join(lines)

@@ -50,8 +50,15 @@ def test_chunks_keep_spans_sections_and_overlap(pipeline):
     assert b.text.split(". ")[0] in a.text
 
 
+def reference_model(settings):
+    """The sentence-transformers model itself, whatever backend the pipeline runs on."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(settings.model_path), local_files_only=True)
+
+
 def test_no_chunk_exceeds_the_model_window_by_the_models_own_tokenizer(pipeline):
-    model = pipeline.embedder.model
+    model = reference_model(pipeline.settings)
     counter = TokenCounter(pipeline.settings.model_path)
     giant = "word " * 900 + "end."  # one sentence far beyond the window
     doc = Document("d2", "d2.txt", "1" * 64, [Section("Methods", giant)], title="Giant")
@@ -69,4 +76,4 @@ def test_no_chunk_exceeds_the_model_window_by_the_models_own_tokenizer(pipeline)
 
 def test_token_counter_reads_the_window_from_the_model_folder(pipeline):
     counter = TokenCounter(Path(pipeline.settings.model_path))
-    assert counter.window == pipeline.embedder.model.max_seq_length - 2
+    assert counter.window == reference_model(pipeline.settings).max_seq_length - 2
