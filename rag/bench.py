@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import PROJECT_ROOT, Settings, load_settings
-from rag.embedding import BACKENDS, Embedder
+from rag.embedding import BACKENDS, Embedder, embedder_for, model_dimension
 from rag.errors import RagError
 
 BENCH_DIR = PROJECT_ROOT / "eval" / "bench"
@@ -110,6 +110,55 @@ class TimedEmbedder(Embedder):
             self.seconds += time.perf_counter() - t0
 
 
+def bare_encoder(model_dir: Path, backend: str, device: str):
+    """``encode(texts, batch_size)`` as a user of the bare library for this backend writes it.
+
+    torch: ``SentenceTransformer.encode``. ONNX: the same ONNX file under a plain
+    ``InferenceSession``, texts in sentence-transformers' order (longest first by
+    characters), padded per batch, mean-pooled and normalised.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if backend == "torch":
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(model_dir), device=device)
+        return lambda texts, batch_size=32: model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True
+        )
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from rag.embedding import max_seq_length, onnx_model_path
+
+    session = ort.InferenceSession(
+        str(onnx_model_path(model_dir, quantized=backend == "onnx-int8")),
+        providers=["CPUExecutionProvider"],
+    )
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(max_seq_length(model_dir))
+    tokenizer.enable_padding()
+
+    def encode(texts: list[str], batch_size: int = 32) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), model_dimension(model_dir)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer.encode_batch([texts[i] for i in idx])
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            feeds = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": mask,
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            hidden = session.run(None, feeds)[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / m.sum(axis=1)
+            out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return out
+
+    return encode
+
+
 # -- child processes (one measurement each, JSON on stdout) -----------------------------------
 def child_sync(a: dict) -> dict:
     """The real ``rag.indexing.sync`` from scratch, with the model loaded beforehand."""
@@ -138,18 +187,15 @@ def child_sync(a: dict) -> dict:
 
 
 def child_bare_encode(a: dict) -> dict:
-    """Bare ``SentenceTransformer.encode`` of exactly the texts the index embedded."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    settings = load_settings(device=a["device"])
+    """The bare library (same backend) encoding exactly the texts the index embedded."""
+    settings = load_settings(device=a["device"], backend=a["backend"])
     chunks, sentences = embedded_texts(Path(a["index"]), settings)
     t0 = time.perf_counter()
-    model = SentenceTransformer(str(settings.model_path), device=settings.device)
-    model.encode(["warm up"])
+    encode = bare_encoder(settings.model_path, settings.backend, settings.device)
+    encode(["warm up"])
     load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model.encode(chunks + sentences, batch_size=a["batch"], normalize_embeddings=True)
+    encode(chunks + sentences, a["batch"])
     return {
         "seconds": time.perf_counter() - t0,
         "load_seconds": load,
@@ -171,10 +217,10 @@ def child_serve(a: dict) -> dict:
     from rag.pipeline import Pipeline
     from rag.store import CATALOG, faiss_path, fts_query
 
-    settings = load_settings(index_dir=Path(a["index"]), device=a["device"])
+    settings = load_settings(index_dir=Path(a["index"]), device=a["device"], backend=a["backend"])
     questions: list[str] = a["questions"]
     t0 = time.perf_counter()
-    embedder = Embedder(settings.model_path, settings.device, settings.batch_size, a["backend"])
+    embedder = embedder_for(settings)
     pipeline = Pipeline(settings, embedder)
     pipeline.warm_up()
     load = time.perf_counter() - t0
@@ -182,16 +228,13 @@ def child_serve(a: dict) -> dict:
         pipeline.ask(q)
     serving_rss = peak_rss_mb()
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(settings.model_path), device=settings.device)
+    encode = bare_encoder(settings.model_path, settings.backend, settings.device)
     index = faiss.read_index(str(faiss_path(settings.index_dir, pipeline.store.generation)))
     db = sqlite3.connect(settings.index_dir / CATALOG, check_same_thread=False)
     depth = max(settings.candidates, settings.k)
 
     def bare(q: str) -> None:
-        v = model.encode([q], normalize_embeddings=True)
+        v = encode([q])
         index.search(np.asarray(v, dtype=np.float32), min(depth, index.ntotal))
         db.execute(
             "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts"
@@ -231,19 +274,16 @@ def child_serve(a: dict) -> dict:
 def child_bare_cold(a: dict) -> dict:
     """Cold process to first result with the bare libraries: the floor for app start-up."""
     t0 = time.perf_counter()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import faiss
-    from sentence_transformers import SentenceTransformer
 
     from rag.store import CATALOG, fts_query
 
-    settings = load_settings(index_dir=Path(a["index"]))
+    settings = load_settings(index_dir=Path(a["index"]), backend=a["backend"])
     gen = sqlite3.connect(settings.index_dir / CATALOG).execute(
         "SELECT value FROM manifest WHERE key='generation'"
     )
     index = faiss.read_index(str(settings.index_dir / f"vectors.{gen.fetchone()[0]}.faiss"))
-    model = SentenceTransformer(str(settings.model_path), device="cpu")
-    v = model.encode([a["question"]], normalize_embeddings=True)
+    v = bare_encoder(settings.model_path, settings.backend, "cpu")([a["question"]])
     index.search(np.asarray(v, dtype=np.float32), 10)
     sqlite3.connect(settings.index_dir / CATALOG).execute(
         "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 10",
@@ -319,7 +359,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def app_cold_start(index_dir: Path, corpus: Path, question: str, timeout_s: float = 180) -> dict:
+def app_cold_start(
+    index_dir: Path, corpus: Path, question: str, backend: str, timeout_s: float = 180
+) -> dict:
     """``streamlit run app.py`` from a cold process to an answer on screen, in Chromium.
 
     The browser starts first (its launch is the user's, not the app's); the clock starts
@@ -333,6 +375,7 @@ def app_cold_start(index_dir: Path, corpus: Path, question: str, timeout_s: floa
     env = os.environ | {
         "RAG_INDEX_DIR": str(index_dir),
         "RAG_CORPUS_DIR": str(corpus),
+        "RAG_BACKEND": backend,
         "HF_HUB_OFFLINE": "1",
     }
     command = [
@@ -407,14 +450,14 @@ def bench_run(cfg: RunConfig) -> dict:
         corpus, questions = prepare_corpus(cfg.corpus, cfg.limit, Path(tmp) / "corpus")
         questions = questions[: cfg.questions]
         index = Path(tmp) / "index"
-        common = {"device": cfg.device, "batch": cfg.batch}
+        common = {"device": cfg.device, "batch": cfg.batch, "backend": cfg.backend}
         syncs, bares = [], []
         for rep in range(cfg.repeats):
             order = ["sync", "bare"] if rep % 2 == 0 or not syncs else ["bare", "sync"]
             for step in order:
                 if step == "sync":
                     args = {**common, "corpus": str(corpus), "index": str(index)}
-                    syncs.append(run_child("sync", {**args, "backend": cfg.backend}))
+                    syncs.append(run_child("sync", args))
                 else:
                     bares.append(run_child("bare_encode", {**common, "index": str(index)}))
                 print(f"rep {rep} {step}: {(syncs if step == 'sync' else bares)[-1]}", flush=True)
@@ -441,7 +484,6 @@ def bench_run(cfg: RunConfig) -> dict:
         serve_args = {
             **common,
             "index": str(index),
-            "backend": cfg.backend,
             "questions": questions,
             "repeats": cfg.question_repeats,
         }
@@ -449,10 +491,13 @@ def bench_run(cfg: RunConfig) -> dict:
         print(f"latency: {out['latency']}", flush=True)
         if cfg.app:
             bare_cold = [
-                run_child("bare_cold", {"index": str(index), "question": questions[0]})
+                run_child(
+                    "bare_cold",
+                    {"index": str(index), "question": questions[0], "backend": cfg.backend},
+                )
                 for _ in range(2)
             ]
-            out["app"] = app_cold_start(index, corpus, questions[0])
+            out["app"] = app_cold_start(index, corpus, questions[0], cfg.backend)
             out["app"]["bare_cold_process_s"] = median([b["process_seconds"] for b in bare_cold])
             out["app"]["bare_cold_peak_rss_mb"] = bare_cold[-1]["peak_rss_mb"]
             print(f"app: {out['app']}", flush=True)
@@ -567,11 +612,11 @@ def bench_ndcg(backends: list[str], modes: list[str], device: str) -> dict:
     settings = load_settings(device=device)
     out: dict = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), "runs": []}
     for backend in backends:
-        # torch shares the evaluator's default cache; other backends embed into their own.
-        root = DEFAULT_CACHE if backend == "torch" else DEFAULT_CACHE / f"bench-{backend}"
-        embedder = Embedder(settings.model_path, device, settings.batch_size, backend)
+        # The cache key includes the backend: each shares the evaluator's own cache.
+        backend_settings = settings.with_overrides(backend=backend)
+        embedder = embedder_for(backend_settings)
         t0 = time.perf_counter()
-        indexed = cached_index(dataset, settings, embedder, root)
+        indexed = cached_index(dataset, backend_settings, embedder, DEFAULT_CACHE)
         built = json.loads((indexed.index_dir / READY).read_text())
         for mode in modes:
             pipeline = Pipeline(indexed.with_overrides(mode=mode), embedder)
@@ -777,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="indexing, question latency, memory, app cold start")
     p.add_argument("--corpus", default="scifact", help="scifact, seed, or a folder")
     p.add_argument("--limit", type=int, default=300, help="documents (0: all)")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument("--backend", choices=BACKENDS, default=Settings.backend)
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (GPU when present)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3, help="sync / bare encode repeats")

@@ -29,7 +29,7 @@ class Settings:
     model: str = ""  # a sentence-transformers folder; empty means the bundled model
     device: str = "cpu"
     batch_size: int = 32
-    backend: str = "torch"  # embedding runtime: torch | onnx | onnx-int8 (rag/embedding.py)
+    backend: str = "onnx-int8"  # embedding runtime: onnx-int8 | onnx | torch (rag/embedding.py)
     index_type: str = "auto"  # vector index: auto (by size) | flat | hnsw | ivfpq
     # Chunking: the token budget counts the embedded prefix and the model's special tokens.
     chunk_tokens: int = 200

@@ -122,7 +122,6 @@ def embed_with_ray(
     texts: list[str],
     out: Path,
     settings: Settings,
-    backend: str = "torch",
     concurrency: int = 2,
     batch_size: int = 256,
     address: str | None = None,
@@ -131,8 +130,8 @@ def embed_with_ray(
     """Embed ``texts`` on a Ray actor pool into Parquet shards under ``out``.
 
     ``address`` joins a running cluster (``auto`` or ``HOST:PORT``); without it Ray
-    starts a local one on this machine. ``batch_size`` is rows per Ray batch; the model's
-    own batch size comes from ``settings.batch_size``.
+    starts a local one on this machine. ``batch_size`` is rows per Ray batch; the model,
+    its backend and its own batch size come from ``settings``.
     """
     try:
         import ray
@@ -163,7 +162,7 @@ def embed_with_ray(
             EmbedActor,
             fn_constructor_kwargs={
                 "model_dir": str(settings.model_path),
-                "backend": backend,
+                "backend": settings.backend,
                 "device": settings.device,
                 "batch_size": settings.batch_size,
             },
@@ -178,7 +177,7 @@ def embed_with_ray(
     manifest = {
         "model_id": model_id(settings.model_path),
         "dimension": model_dimension(settings.model_path),
-        "backend": backend,
+        "backend": settings.backend,
         "normalized": True,
         "count": len(unique),
         "key": f"sha256(utf-8 text)[:{KEY_BYTES}]",
@@ -242,6 +241,12 @@ class ShardEmbedder(Embedder):
             raise RagError(
                 f"Shards embedded with {shards.manifest['model_id']}, model is {self.model_id}."
             )
+        if shards.manifest.get("backend", "torch") != self.backend:
+            raise RagError(
+                f"Shards embedded with the {shards.manifest.get('backend', 'torch')} backend, "
+                f"this index uses {self.backend}: re-embed them, or pass --backend "
+                f"{shards.manifest.get('backend', 'torch')}."
+            )
         self.shards = shards
         self.hits = 0
         self.misses = 0
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--address", help="Ray cluster address (auto, HOST:PORT); default: local")
     p.add_argument("--concurrency", type=int, default=2, help="embedding actors")
     p.add_argument("--batch-size", type=int, default=256, help="rows per Ray batch")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument("--backend", choices=BACKENDS, help="embedding backend (default: settings)")
     p.add_argument("--device", default="cpu")
     p = sub.add_parser("index", help="rag index, taking vectors from shards")
     p.add_argument("paths", nargs="+", type=Path)
@@ -279,10 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "embed":
-        settings = load_settings(device=args.device)
+        settings = load_settings(device=args.device, backend=args.backend)
         texts = plan_texts(args.paths, settings)
         report = embed_with_ray(
-            texts, args.out, settings, args.backend, args.concurrency, args.batch_size, args.address
+            texts, args.out, settings, args.concurrency, args.batch_size, args.address
         )
         print(
             f"{report.texts} texts embedded into {report.shards} shards in {report.out} "
@@ -293,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(index_dir=args.index)
     shards = EmbeddingShards(args.embeddings, model_id(settings.model_path))
-    embedder = ShardEmbedder(shards, settings.model_path, settings.device, settings.batch_size)
+    embedder = ShardEmbedder(
+        shards, settings.model_path, settings.device, settings.batch_size, settings.backend
+    )
     report = sync(args.paths, settings, rebuild=args.rebuild, embedder=embedder)
     print(
         f"{report.documents} documents, {report.chunks} chunks in {settings.index_dir}; "

@@ -77,7 +77,7 @@ class Source:
 def load_source(index_dir: Path | None, beir: Path = SCIFACT) -> Source:
     """Real vectors and texts from a built index, and the benchmark's questions encoded."""
     from rag.beir import cached_index, load_beir
-    from rag.embedding import Embedder
+    from rag.embedding import embedder_for
     from rag.store import CATALOG, Store, faiss_path
 
     settings = load_settings()
@@ -99,7 +99,7 @@ def load_source(index_dir: Path | None, beir: Path = SCIFACT) -> Source:
     vectors = np.vstack([chunk_vectors, np.asarray(sentence_vectors, dtype=np.float32)])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = list(dataset.queries.values())
-    embedder = Embedder(settings.model_path, settings.device, settings.batch_size)
+    embedder = embedder_for(settings)
     return Source(
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         sentences=sentences,

@@ -18,7 +18,7 @@ from rag.distributed import (  # noqa: E402
     plan_texts,
     text_key,
 )
-from rag.embedding import Embedder  # noqa: E402
+from rag.embedding import embedder_for  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 
 
@@ -38,8 +38,8 @@ def test_ray_vectors_equal_single_process(ray_shards, seed_settings):
     assert len(shards) == len(texts)
     vectors, found = shards.lookup(texts)
     assert found.all()
-    single = Embedder(seed_settings.model_path).encode(texts)
-    np.testing.assert_allclose(vectors, single, atol=1e-5)
+    single = embedder_for(seed_settings).encode(texts)
+    np.testing.assert_array_equal(vectors, single)
 
 
 def test_sync_from_shards_embeds_nothing_and_matches_a_normal_sync(
@@ -65,7 +65,7 @@ def test_sync_from_shards_embeds_nothing_and_matches_a_normal_sync(
     ours, reference = vectors(settings.index_dir), vectors(seed_settings.index_dir)
     assert ours.keys() == reference.keys()
     for text, vector in ours.items():
-        np.testing.assert_allclose(vector, reference[text], atol=1e-5)
+        np.testing.assert_array_equal(vector, reference[text])
 
 
 def test_a_text_missing_from_the_shards_is_embedded_locally(ray_shards, seed_settings):
@@ -74,9 +74,7 @@ def test_a_text_missing_from_the_shards_is_embedded_locally(ray_shards, seed_set
     novel = "A sentence that no seed case report contains, about zebra migration."
     vector = embedder.encode([novel])
     assert embedder.misses == 1
-    np.testing.assert_allclose(
-        vector, Embedder(seed_settings.model_path).encode([novel]), atol=1e-5
-    )
+    np.testing.assert_array_equal(vector, embedder_for(seed_settings).encode([novel]))
 
 
 def test_shards_of_another_model_are_refused(ray_shards, tmp_path):
@@ -88,6 +86,12 @@ def test_shards_of_another_model_are_refused(ray_shards, tmp_path):
     (other / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(RagError, match="embedded with some-other-model"):
         EmbeddingShards(other, expected_model_id="all-MiniLM-L6-v2@abc")
+
+
+def test_shards_of_another_backend_are_refused(ray_shards, seed_settings):
+    _, out = ray_shards
+    with pytest.raises(RagError, match="backend"):
+        ShardEmbedder(EmbeddingShards(out), seed_settings.model_path, backend="torch")
 
 
 def test_keys_depend_on_the_exact_text():

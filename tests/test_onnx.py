@@ -44,7 +44,7 @@ def model_dir():
 
 @pytest.fixture(scope="module")
 def torch_vectors(model_dir):
-    return Embedder(model_dir).encode(TEXTS)
+    return Embedder(model_dir, backend="torch").encode(TEXTS)
 
 
 def test_onnx_fp32_matches_torch_in_input_order(onnx_cache, model_dir, torch_vectors):
@@ -60,6 +60,15 @@ def test_onnx_int8_stays_close_to_torch(onnx_cache, model_dir, torch_vectors):
     assert cosine.min() > 0.97, cosine
     # Each text is still nearest to its own torch vector.
     assert (np.argmax(vectors @ torch_vectors.T, axis=1) == np.arange(len(TEXTS))).all()
+
+
+def test_onnx_int8_vector_does_not_depend_on_batch_mates(onnx_cache, model_dir):
+    """Activations are quantised per input tensor, so the encoder runs one text per call."""
+    together = Embedder(model_dir, batch_size=32, backend="onnx-int8").encode(TEXTS)
+    alone = np.vstack([Embedder(model_dir, backend="onnx-int8").encode([t]) for t in TEXTS])
+    reversed_ = Embedder(model_dir, batch_size=2, backend="onnx-int8").encode(TEXTS[::-1])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(together, reversed_[::-1])
 
 
 def test_export_is_cached_outside_the_package(onnx_cache, model_dir):
@@ -89,9 +98,8 @@ def test_pipeline_on_onnx_int8_retrieves_like_torch(onnx_cache, seed_settings, s
 
     gold = load_gold(Path(__file__).resolve().parent.parent / "eval" / "seed_gold.jsonl")
     questions = [q.question for q in gold if q.answerable]
-    torch_pipe = Pipeline(seed_settings)
-    int8 = Embedder(seed_settings.model_path, backend="onnx-int8")
-    onnx_pipe = Pipeline(seed_settings, int8)
+    torch_pipe = Pipeline(seed_settings, Embedder(seed_settings.model_path, backend="torch"))
+    onnx_pipe = Pipeline(seed_settings.with_overrides(backend="onnx-int8"))
     same = [
         torch_pipe.search(q, k=1)[0].chunk.chunk_id == onnx_pipe.search(q, k=1)[0].chunk.chunk_id
         for q in questions
