@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--backend",
         choices=("torch", "onnx", "onnx-int8"),
-        help="embedding runtime (default: torch; RAG_BACKEND)",
+        help="embedding runtime (default: onnx-int8; RAG_BACKEND)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="print timings")
 

@@ -47,14 +47,22 @@ def test_sorting_by_tokens_never_pads_more(seed_settings, seed_index):
     ],
 )
 def test_onnx_default_rule(speedup, torch_ndcg, int8_ndcg, default):
+    from rag.config import Settings
+
     encode = {"speedup_vs_torch": {"torch": 1.0, "onnx-int8": speedup}}
+    other = "dense" if Settings.mode != "dense" else "lexical"
     ndcg = {
         "runs": [
-            {"backend": "torch", "mode": "hybrid", "ndcg@10": torch_ndcg},
-            {"backend": "onnx-int8", "mode": "hybrid", "ndcg@10": int8_ndcg},
+            {"backend": "torch", "mode": Settings.mode, "ndcg@10": torch_ndcg},
+            {"backend": "onnx-int8", "mode": Settings.mode, "ndcg@10": int8_ndcg},
+            # Another mode's loss is reported, but the default mode's decides.
+            {"backend": "torch", "mode": other, "ndcg@10": 0.6},
+            {"backend": "onnx-int8", "mode": other, "ndcg@10": 0.58},
         ]
     }
-    assert onnx_verdict(encode, ndcg)["make_default"] is default
+    verdict = onnx_verdict(encode, ndcg)
+    assert verdict["make_default"] is default
+    assert verdict["ndcg_loss_by_mode"][other] == 0.02
 
 
 def test_seed_corpus_copy_and_questions(tmp_path):
