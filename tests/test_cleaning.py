@@ -80,3 +80,44 @@ def test_running_headers_footers_and_page_numbers_are_removed():
     assert [(s.page, s.text) for s in sections] == [
         (n, body.replace("\n", " ")) for n, body in enumerate(bodies, start=1)
     ]
+
+
+def test_a_paragraph_cut_off_or_ending_in_a_citation_is_kept():
+    """Abstracts often end in a truncation mark or a citation, not a full stop."""
+    paragraph = (
+        "A 62-year-old woman with limited cutaneous systemic sclerosis presented with low "
+        "back pain. Imaging showed a calcified mass compressing the left L5 nerve root. "
+        "The mass was resected and her pain resolved. Ann Rheum Dis. 2019;78:1021-1023"
+    )
+    cut = paragraph.rsplit(".", 1)[0] + ". The patient remained well at two years and"
+    for text in (paragraph, cut, cut + " (ABSTRACT TRUNCATED AT 250 WORDS)"):
+        sections = clean_sections([Section(None, f"# Calcinosis in SSc\n\n{text}\n")])
+        assert [s.text for s in sections] == [text]
+
+
+def test_a_long_paragraph_naming_a_website_twice_is_prose():
+    paragraph = (
+        "We compared drug information written by patients on a health website with the "
+        "professional monographs of the same drugs. Two pharmacists rated 120 statements "
+        "for accuracy and completeness, and the consumer website covered adverse effects "
+        "that the monographs omitted, at a similar accuracy for the effects both reported. "
+        "Patients' reports may complement professional sources of drug information."
+    )
+    assert not is_chrome(paragraph)
+    assert is_chrome("Visit our website. Read our privacy policy and cookie settings.")
+
+
+def test_a_numbered_list_of_links_is_not_taken_for_prose():
+    menu = (
+        "Most read 1. Pitfalls in the diagnosis of giant cell arteritis 2. Eye emergencies "
+        "for the general physician 3. Spontaneous splenic rupture in a marathon runner 4. "
+        "Gout of the spine"
+    )
+    sections = clean_sections(
+        [
+            Section(
+                None, f"# A case of gout\n\nThe patient had tophaceous gout of the knee.\n\n{menu}"
+            )
+        ]
+    )
+    assert all("Most read" not in s.text for s in sections)

@@ -28,6 +28,8 @@ _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
 _CAPTION = re.compile(r"(fig\.?|figure|table)\s*\d", re.I)
 _FULL_STOP = re.compile(r"[.!?…][\"”’)\]]*$")
 _SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*$")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_INNER_SENTENCE_END = re.compile(r"[a-z%)\]][.!?][\"”’)\]]*\s+[A-Z]")
 _NAV_SEPARATOR = re.compile(r"\s[>|»›/•·]\s")
 _PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
 
@@ -111,7 +113,11 @@ def is_chrome(line: str, repeated: bool = False) -> bool:
     if repeated:
         return True
     chrome = sum(w in CHROME_WORDS for w in ws)
-    legal = sum(w in LEGAL_WEB_WORDS for w in ws) + stripped.count("©")
+    # Two legal/web words in one sentence: a paragraph may name "the website" twice.
+    legal = max(
+        sum(w in LEGAL_WEB_WORDS for w in words(sentence)) + sentence.count("©")
+        for sentence in _SENTENCE_BREAK.split(stripped)
+    )
     if legal >= 2:
         return True
     if len(ws) <= 8 and len(_NAV_SEPARATOR.findall(stripped)) >= 2:
@@ -208,7 +214,15 @@ def _heading_form(line: str) -> bool:
 
 
 def _is_sentence(line: str) -> bool:
-    return bool(_SENTENCE_END.search(line)) and len(words(line)) >= 4
+    """Ends like a sentence, or is a paragraph of sentences whose last one was cut off.
+
+    Abstracts often end in a citation ("JAMA. 2000;284:993-1000") or a truncation mark;
+    menus and footers never run to twenty words across a sentence boundary.
+    """
+    n = len(words(line))
+    if n >= 4 and _SENTENCE_END.search(line):
+        return True
+    return n >= 20 and bool(_INNER_SENTENCE_END.search(line))
 
 
 def _continues(previous: str, following: str, width: int) -> bool:
