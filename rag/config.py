@@ -44,6 +44,7 @@ class Settings:
     fusion: str = "rrf"  # rrf (reciprocal rank fusion) | score (weighted max-normalised scores)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    title_weight: float = 0.5  # BM25 weight of the title column against the passage text
     expand_abbreviations: bool = True  # "SSc" -> "SSc (systemic sclerosis)" as the corpus defines
     adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
     dense_prf: int = 0  # pseudo-relevance feedback: top passages folded into the query vector

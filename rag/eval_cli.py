@@ -104,6 +104,7 @@ def eval_settings(args: argparse.Namespace) -> Settings:
         index_dir=args.index,
         model=args.model,
         device=args.device,
+        backend=args.backend,
         k=args.k,
         mode=args.mode,
         rrf_k=args.rrf_k,

@@ -109,7 +109,7 @@ class Retriever:
             t1 = t0
         t2 = time.perf_counter()
         if mode in ("hybrid", "lexical"):
-            lexical = self.store.lexical_search(words, depth)
+            lexical = self.store.lexical_search(words, depth, s.title_weight)
         t3 = time.perf_counter()
         lexical_weight = s.lexical_weight
         if mode == "hybrid" and s.adaptive_lexical:

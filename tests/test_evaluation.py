@@ -347,3 +347,14 @@ def test_evaluation_page_runs_a_gold_set(seed_settings, seed_index, tmp_path, mo
     fails = at.dataframe[-1].value
     assert "p2" in set(fails["id"])  # the failed question is listed with what came instead
     assert any("p2" in w.value for w in at.warning)
+
+
+def test_eval_options_reach_the_settings():
+    from rag.cli import build_parser
+    from rag.eval_cli import eval_settings
+
+    args = build_parser().parse_args(
+        ["eval", "gold.jsonl", "--backend", "torch", "--mode", "dense", "--set", "title_weight=2"]
+    )
+    settings = eval_settings(args)
+    assert (settings.backend, settings.mode, settings.title_weight) == ("torch", "dense", 2.0)
