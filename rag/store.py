@@ -463,7 +463,14 @@ class Writer:
         self._renames.append((old_doc_id, doc))
 
     def commit(self) -> int:
-        """Apply staged changes as one new generation; returns the generation number."""
+        """Apply staged changes as one new generation; returns the generation number.
+
+        Nothing staged (a re-sync of an unchanged corpus) writes nothing: copying the
+        vector file to a new generation would cost gigabytes at scale for no change.
+        """
+        nothing = not (self._removals or self._additions or self._renames)
+        if nothing and not self.rebuild and self.generation > 0:
+            return self.generation
         previous = faiss_path(self.dir, self.generation)
         if self.rebuild or self.generation == 0:
             current = None

@@ -67,6 +67,24 @@ def test_first_build_embeds_every_chunk_once(built):
     assert index_problems(settings.index_dir) == []
 
 
+def test_a_sync_with_nothing_changed_writes_no_new_generation(fresh):
+    from rag.store import Store
+
+    def state():
+        store = Store(fresh.index_dir)
+        try:
+            files = sorted(fresh.index_dir.glob("vectors.*.faiss"))
+            return store.generation, [(f.name, f.stat().st_mtime_ns) for f in files]
+        finally:
+            store.close()
+
+    before = state()
+    report = sync([fresh.corpus_dir], fresh)
+    assert len(report.unchanged) == N and report.added == report.updated == report.removed == []
+    assert report.chunks_embedded == 0
+    assert state() == before
+
+
 def test_adding_one_document_embeds_only_its_chunks(fresh, capsys):
     new = write_cases(fresh.corpus_dir, [N])[0]
     report = sync([fresh.corpus_dir], fresh)
