@@ -18,14 +18,12 @@ import json
 import os
 import resource
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -353,79 +351,42 @@ def prepare_corpus(name: str, limit: int | None, target: Path) -> tuple[Path, li
 
 
 # -- app cold start ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def app_cold_start(
     index_dir: Path, corpus: Path, question: str, backend: str, timeout_s: float = 180
 ) -> dict:
     """``streamlit run app.py`` from a cold process to an answer on screen, in Chromium.
 
     The browser starts first (its launch is the user's, not the app's); the clock starts
-    at ``Popen``. Phases: server healthy, question box shown, answer shown.
+    just before the server process. Phases: server healthy, question box shown, answer shown.
     """
     from playwright.sync_api import sync_playwright
 
+    from rag.ui.server import streamlit_app
+
     if not CHROMIUM.exists():
         raise RagError(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    port = free_port()
-    env = os.environ | {
-        "RAG_INDEX_DIR": str(index_dir),
-        "RAG_CORPUS_DIR": str(corpus),
-        "RAG_BACKEND": backend,
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    env = {"RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(corpus), "RAG_BACKEND": backend}
     result: dict = {"method": "Playwright + /usr/bin/chromium (headless)"}
-    with sync_playwright() as p:
+    with sync_playwright() as p, tempfile.TemporaryFile() as log:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"]
         )
-        page = browser.new_page()
-        page.set_default_timeout(timeout_s * 1000)
-        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
         try:
-            url = f"http://127.0.0.1:{port}"
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RagError(f"streamlit exited: {log.read()[-2000:].decode()}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.05)
-                if time.perf_counter() - t0 > timeout_s:
-                    raise RagError("streamlit did not become healthy")
-            result["healthy_s"] = round(time.perf_counter() - t0, 2)
-            page.goto(url)
-            box = page.get_by_label("Question")
-            box.wait_for()
-            result["question_box_s"] = round(time.perf_counter() - t0, 2)
-            box.fill(question)
-            box.press("Enter")
-            page.locator(".cq-answer").first.wait_for()
-            result["first_answer_s"] = round(time.perf_counter() - t0, 2)
+            page = browser.new_page()
+            page.set_default_timeout(timeout_s * 1000)
+            t0 = time.perf_counter()
+            with streamlit_app(env, log, timeout_s) as url:
+                result["healthy_s"] = round(time.perf_counter() - t0, 2)
+                page.goto(url)
+                box = page.get_by_label("Question")
+                box.wait_for()
+                result["question_box_s"] = round(time.perf_counter() - t0, 2)
+                box.fill(question)
+                box.press("Enter")
+                page.locator(".cq-answer").first.wait_for()
+                result["first_answer_s"] = round(time.perf_counter() - t0, 2)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
             browser.close()
-            log.close()
     return result
 
 
