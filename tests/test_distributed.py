@@ -24,7 +24,12 @@ from rag.errors import RagError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def ray_shards(seed_corpus, seed_settings, tmp_path_factory):
-    """The seed corpus embedded by two Ray actors on a local Ray instance."""
+    """The seed corpus embedded by two Ray actors on a local Ray instance.
+
+    This is the CI form of the issue's "local mode": Ray 2.60 refuses
+    ``ray.init(local_mode=True)`` ("no longer supported", ray-project/ray#60647), and a
+    one-machine Ray instance runs the same actor pool as a cluster does.
+    """
     out = tmp_path_factory.mktemp("shards") / "emb"
     texts = plan_texts([seed_corpus], seed_settings)
     report = embed_with_ray(texts, out, seed_settings, concurrency=2, batch_size=16, num_cpus=2)
