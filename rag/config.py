@@ -28,7 +28,9 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = ""  # a sentence-transformers folder; empty means the bundled model
     device: str = "cpu"
-    batch_size: int = 32
+    # Texts per model call for torch and fp32 ONNX: 8 was fastest on this CPU for both
+    # (`python -m rag.bench encode`); raise it on a GPU. onnx-int8 runs one text per call.
+    batch_size: int = 8
     backend: str = "onnx-int8"  # embedding runtime: onnx-int8 | onnx | torch (rag/embedding.py)
     index_type: str = "auto"  # vector index: auto (by size) | flat | hnsw | ivfpq
     # Chunking: the token budget counts the embedded prefix and the model's special tokens.
