@@ -222,7 +222,9 @@ def index_documents(
     embedder = embedder or embedder_for(settings)
     total = sum(len(c) for _, c, _ in staged)
     done = 0
-    with Writer(settings.index_dir, manifest_for(settings), rebuild=True) as writer:
+    with Writer(
+        settings.index_dir, manifest_for(settings, embedder.backend), rebuild=True
+    ) as writer:
         for start in range(0, len(staged), EMBED_BATCH_DOCS):
             if progress:
                 progress("embedding", done, total)

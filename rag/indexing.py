@@ -64,7 +64,8 @@ class SyncReport:
     seconds: float = 0.0
 
 
-def manifest_for(settings: Settings) -> Manifest:
+def manifest_for(settings: Settings, backend: str | None = None) -> Manifest:
+    """What an index built with these settings (and this embedding backend) records."""
     path = settings.model_path
     return Manifest(
         model_id=model_id(path),
@@ -73,6 +74,7 @@ def manifest_for(settings: Settings) -> Manifest:
         overlap_tokens=settings.overlap_tokens,
         embed_prefix=settings.embed_prefix,
         index_type=settings.index_type,
+        backend=backend or settings.backend,
     )
 
 
@@ -128,7 +130,9 @@ def sync(
     catalog: dict[str, dict] = {}
     for folder in {p if p.is_dir() else p.parent for p in paths}:
         catalog.update(read_catalog(folder))
-    with Writer(settings.index_dir, manifest_for(settings), rebuild=rebuild) as writer:
+    embedder = embedder or embedder_for(settings)  # the model itself loads only if needed
+    manifest = manifest_for(settings, embedder.backend)
+    with Writer(settings.index_dir, manifest, rebuild=rebuild) as writer:
         stored = writer.stored_documents()
         by_source = {d.source: d for d in stored.values()}
         chosen = _hash_files(files, stored, report, tell)

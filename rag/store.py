@@ -112,6 +112,9 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     normalized: bool = True
     index_type: str = "auto"  # the setting; `stats()` reports the type actually built
+    # The embedding runtime of every stored vector. Indexes written before it was recorded
+    # were all built with torch, the default of that time.
+    backend: str = "torch"
 
     def check(self, other: Manifest, index_dir: Path) -> None:
         how = f"rebuild it with `rag index --rebuild --index {index_dir}`"
@@ -125,6 +128,20 @@ class Manifest:
                 f"The index in {index_dir} was built with the model {other.model_id} "
                 f"({other.dimension} dimensions), but the configured model is {self.model_id} "
                 f"({self.dimension}): {how}, or point RAG_MODEL at the model it was built with."
+            )
+
+    def check_backend(self, stored: Manifest, index_dir: Path) -> None:
+        """A writer may not add vectors of another runtime: they differ in the last digits.
+
+        Readers need no check: a question encoded by another backend still finds the
+        same passages (cosine > 0.98 between backends).
+        """
+        if self.backend != stored.backend:
+            raise RagError(
+                f"The index in {index_dir} was embedded with the {stored.backend} backend, "
+                f"and the configured backend is {self.backend}: set RAG_BACKEND="
+                f"{stored.backend} (or --backend {stored.backend}) to add to it, or re-embed "
+                f"it with `rag index --rebuild --index {index_dir}`."
             )
 
     def same_chunking(self, other: Manifest) -> bool:
@@ -311,6 +328,7 @@ class Store:
             "documents": self.db.execute("SELECT count(*) FROM documents").fetchone()[0],
             "chunks": self.db.execute("SELECT count(*) FROM chunks").fetchone()[0],
             "model": self.manifest.model_id,
+            "backend": self.manifest.backend,
             "index_type": self._faiss.kind if self._faiss is not None else "none",
             "generation": self.generation,
             "built_at": meta.get("built_at", ""),
@@ -401,6 +419,7 @@ class Writer:
         if "manifest" in values and not rebuild:
             stored = Manifest(**json.loads(values["manifest"]))
             manifest.check(stored, self.dir)
+            manifest.check_backend(stored, self.dir)
             if not manifest.same_chunking(stored):
                 raise RagError(
                     f"The index in {self.dir} was chunked with other settings "

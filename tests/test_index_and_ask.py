@@ -160,6 +160,36 @@ def test_index_built_with_another_model_fails_with_rebuild_advice(
     assert out.returncode == 2 and "rag index --rebuild" in out.stderr
 
 
+def test_an_index_takes_new_vectors_only_from_the_backend_that_built_it(seed_settings, tmp_path):
+    import sqlite3
+
+    from rag.indexing import sync
+    from rag.pipeline import Pipeline
+
+    settings = seed_settings.with_overrides(index_dir=tmp_path / "index")
+    sync([settings.corpus_dir], settings)
+    other = settings.with_overrides(backend="onnx")
+    with pytest.raises(RagError, match=f"embedded with the {settings.backend} backend"):
+        sync([settings.corpus_dir], other)
+    assert Store(settings.index_dir).stats()["backend"] == settings.backend
+
+    report = sync([settings.corpus_dir], other, rebuild=True)
+    assert report.chunks_embedded == report.chunks and report.failed == []
+    assert Store(settings.index_dir).stats()["backend"] == "onnx"
+    # Reading needs no match: a question encoded by another backend finds the same passage.
+    top = Pipeline(settings).search("Which suture closed the dural tear?", k=1)[0]
+    assert "5-0 Prolene" in top.chunk.text
+
+    # An index written before the backend was recorded was built with torch.
+    with sqlite3.connect(settings.index_dir / "catalog.sqlite") as db:
+        (raw,) = db.execute("SELECT value FROM manifest WHERE key='manifest'").fetchone()
+        manifest = json.loads(raw)
+        del manifest["backend"]
+        db.execute("UPDATE manifest SET value=? WHERE key='manifest'", (json.dumps(manifest),))
+    with pytest.raises(RagError, match="embedded with the torch backend"):
+        sync([settings.corpus_dir], other)
+
+
 def test_near_duplicate_passages_collapse_to_one(seed_settings, tmp_path):
     from rag.indexing import sync
     from rag.pipeline import Pipeline

@@ -100,7 +100,7 @@ def sidebar(pipeline: Pipeline) -> tuple[int, Filters]:
         left.metric("Documents", stats["documents"])
         right.metric("Passages", stats["chunks"])
         st.markdown(
-            f'<div class="cq-meta">Model: {inert(stats["model"])}<br>'
+            f'<div class="cq-meta">Model: {inert(stats["model"])} ({inert(stats["backend"])})<br>'
             f"Built: {inert(_when(stats['built_at']))}</div>",
             unsafe_allow_html=True,
         )
