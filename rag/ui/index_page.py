@@ -166,7 +166,8 @@ def show_status(settings: Settings) -> None:
     c1.metric("Documents", stats["documents"])
     c2.metric("Passages", stats["chunks"])
     c3.metric("Generation", stats["generation"])
-    st.caption(f"Model {stats['model']} ({stats['backend']}) · built {stats['built_at'] or 'never'}")
+    built = stats["built_at"] or "never"
+    st.caption(f"Model {stats['model']} ({stats['backend']}) · built {built}")
     if docs:
         st.dataframe(docs, hide_index=True)
 
