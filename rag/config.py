@@ -53,6 +53,10 @@ class Settings:
     prf_beta: float = 0.5  # weight of their mean vector
     rerank_depth: int = 0  # fused candidates re-ranked by their best sentence (0: off)
     sentence_weight: float = 1.0  # weight of that best-sentence ranking in the fusion
+    # Third ranking fused by RRF: chunks by their closest stored sentence vectors, scored
+    # best + sentence_decay x second best (0: off). Holds all sentence vectors in memory.
+    sentence_search_weight: float = 0.0
+    sentence_decay: float = 0.3
     dedup_threshold: float = 0.95  # cosine between passage vectors above which they collapse
     # Answering.
     abstain_threshold: float = 0.45

@@ -96,10 +96,13 @@ class Retriever:
         t0 = time.perf_counter()
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        sentence: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
             vector = self.embedder.encode_query(question)
             t1 = time.perf_counter()
             dense = self.store.dense_search(vector, depth)
+            if s.sentence_search_weight:
+                sentence = self.store.sentence_search(vector, depth, s.sentence_decay)
             if s.dense_prf and dense:
                 # Rocchio: move the question towards its best passages and search again.
                 feedback = self.store.vectors([i for i, _ in dense[: s.dense_prf]]).mean(axis=0)
@@ -123,6 +126,7 @@ class Retriever:
                 [
                     ([i for i, _ in dense], s.dense_weight),
                     ([i for i, _ in lexical], lexical_weight),
+                    ([i for i, _ in sentence], s.sentence_search_weight),
                 ],
                 s.rrf_k,
             )

@@ -170,6 +170,7 @@ class Store:
         self._faiss_lock = threading.Lock()
         self._faiss = None
         self._generation = -1
+        self._sentence_index = None  # (generation, flat FAISS index, chunk id per row), lazy
         self.manifest = self._read_manifest()
         if expected is not None:
             expected.check(self.manifest, self.dir)
@@ -223,6 +224,52 @@ class Store:
             return []
         scores, ids = index.search(vector.reshape(1, -1), depth)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def sentence_search(
+        self, vector: np.ndarray, depth: int, decay: float = 0.3, pool: int = 10
+    ) -> list[tuple[int, float]]:
+        """Chunks ranked by their closest stored sentences: best + ``decay`` x second best.
+
+        Searches every stored sentence vector (an in-memory flat index built on first use
+        and again after a writer commits), takes the ``pool * depth`` nearest and scores
+        each chunk they belong to. A claim often matches one or two sentences of a passage
+        closely while the passage as a whole is about more.
+        """
+        self.refresh()
+        loaded = self._sentence_index
+        if loaded is None or loaded[0] != self._generation:
+            loaded = self._load_sentence_index()
+        _, index, owners = loaded
+        if index is None or index.ntotal == 0:
+            return []
+        scores, rows = index.search(vector.reshape(1, -1).astype(np.float32), pool * depth)
+        best: dict[int, list[float]] = {}
+        for row, score in zip(rows[0], scores[0], strict=True):
+            if row < 0:
+                continue
+            top = best.setdefault(int(owners[row]), [])
+            if len(top) < 2:
+                top.append(float(score))
+        ranked = {c: t[0] + decay * (t[1] if len(t) > 1 else 0.0) for c, t in best.items()}
+        order = sorted(ranked, key=lambda c: -ranked[c])[:depth]
+        return [(c, ranked[c]) for c in order]
+
+    def _load_sentence_index(self):
+        import faiss
+
+        with self._faiss_lock:
+            generation = self._generation
+            rows = self.db.execute("SELECT chunk_id, vector FROM sentences").fetchall()
+            if rows:
+                owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
+                matrix = matrix.reshape(len(rows), -1).astype(np.float32)
+                index = faiss.IndexFlatIP(matrix.shape[1])
+                index.add(matrix)
+            else:
+                owners, index = np.zeros(0, dtype=np.int64), None
+            self._sentence_index = (generation, index, owners)
+            return self._sentence_index
 
     def vectors(self, chunk_ids: list[int]) -> np.ndarray:
         """Stored vectors of the given chunks (for pseudo-relevance feedback)."""

@@ -208,3 +208,29 @@ def test_near_duplicate_passages_collapse_to_one(seed_settings, tmp_path):
     hits = Pipeline(settings).search("spinal gout with cauda equina compression", k=3)
     assert [h.doc.doc_id for h in hits][:1] in (["a"], ["b"])
     assert {h.doc.doc_id for h in hits} in ({"a", "c"}, {"b", "c"})
+
+
+def test_sentence_search_ranks_chunks_by_their_closest_sentences(seed_settings, pipeline):
+    from dataclasses import replace
+
+    from rag.pipeline import Pipeline
+
+    store = pipeline.store
+    question = "Which suture closed the dural tear?"
+    vector = pipeline.embedder.encode_query(question)
+    ranked = store.sentence_search(vector, 5, decay=0.3)
+    assert 0 < len(ranked) <= 5 and all(
+        a[1] >= b[1] for a, b in zip(ranked, ranked[1:], strict=False)
+    )
+    # The score is the best sentence plus 0.3 x the second best of that chunk.
+    sims = sorted(
+        (float(v @ vector) for _, _, v in store.sentences([ranked[0][0]])[ranked[0][0]]),
+        reverse=True,
+    )
+    expected = sims[0] + 0.3 * (sims[1] if len(sims) > 1 else 0.0)
+    assert abs(ranked[0][1] - expected) < 1e-4
+    # Fused as a third ranking when its weight is set.
+    fused = Pipeline(replace(seed_settings, sentence_search_weight=0.5), pipeline.embedder)
+    hits = fused.search(question, k=5)
+    assert hits[0].doc.doc_id == "000_6ed44de2d61d2162"
+    assert any("5-0 Prolene" in h.chunk.text for h in hits)
