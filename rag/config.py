@@ -58,6 +58,10 @@ class Settings:
     sentence_search_weight: float = 0.0
     sentence_decay: float = 0.3
     dedup_threshold: float = 0.95  # cosine between passage vectors above which they collapse
+    # Maximal marginal relevance among the passages shown: 1.0 keeps the fused order; lower
+    # values trade relevance for passages unlike those already shown, over the top mmr_pool.
+    mmr_lambda: float = 1.0
+    mmr_pool: int = 20
     # Answering.
     abstain_threshold: float = 0.45
     max_answer_sentences: int = 3

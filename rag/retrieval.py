@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -164,6 +164,16 @@ class Retriever:
         return sorted(fused, key=lambda i: -fused[i])
 
     def _hits(self, order, fused, dense, lexical, k, filters) -> list[Hit]:
+        diversify = self.settings.mmr_lambda < 1.0
+        want = max(k, self.settings.mmr_pool) if diversify else k
+        hits, vectors = self._collect(order, fused, dense, lexical, want, filters)
+        if diversify and len(hits) > 1:
+            return mmr(hits, vectors, k, self.settings.mmr_lambda)
+        return hits[:k]
+
+    def _collect(self, order, fused, dense, lexical, k, filters):
+        """The first ``k`` passages in fused order that pass the filters and are not
+        near-duplicates of one already taken, with their vectors."""
         s_dup = self.settings.dedup_threshold
         dense_rank = {i: (r, sc) for r, (i, sc) in enumerate(dense, start=1)}
         lexical_rank = {i: (r, sc) for r, (i, sc) in enumerate(lexical, start=1)}
@@ -197,5 +207,24 @@ class Retriever:
                     )
                 )
                 if len(hits) == k:
-                    return hits
-        return hits
+                    return hits, kept
+        return hits, kept[: len(hits)]
+
+
+def mmr(hits: list[Hit], vectors: np.ndarray, k: int, lam: float) -> list[Hit]:
+    """Maximal marginal relevance: each next passage maximises
+    ``lam * relevance - (1 - lam) * (cosine to the closest passage already chosen)``,
+    relevance being the fused score min-max scaled over the pool, so that a clinician's
+    five passages are not five views of one paragraph."""
+    scores = np.array([h.score for h in hits])
+    spread = float(scores.max() - scores.min()) or 1.0
+    relevance = (scores - scores.min()) / spread
+    chosen = [0]
+    closest = vectors @ vectors[0]
+    left = list(range(1, len(hits)))
+    while left and len(chosen) < k:
+        gains = lam * relevance[left] - (1 - lam) * closest[left]
+        pick = left.pop(int(np.argmax(gains)))
+        chosen.append(pick)
+        closest = np.maximum(closest, vectors @ vectors[pick])
+    return [replace(hits[i], rank=rank) for rank, i in enumerate(chosen, start=1)]

@@ -234,3 +234,28 @@ def test_sentence_search_ranks_chunks_by_their_closest_sentences(seed_settings, 
     hits = fused.search(question, k=5)
     assert hits[0].doc.doc_id == "000_6ed44de2d61d2162"
     assert any("5-0 Prolene" in h.chunk.text for h in hits)
+
+
+def test_mmr_shows_less_alike_passages_and_keeps_the_best_first(seed_settings, pipeline):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from rag.pipeline import Pipeline
+
+    question = "How was calcinosis of the spine treated surgically?"
+
+    def mean_pairwise_cosine(hits):
+        v = pipeline.store.vectors([h.chunk.chunk_id for h in hits])
+        sims = v @ v.T
+        return float(sims[np.triu_indices(len(hits), 1)].mean())
+
+    plain = pipeline.search(question, k=5)
+    diverse = Pipeline(replace(seed_settings, mmr_lambda=0.5), pipeline.embedder).search(
+        question, k=5
+    )
+    assert len(diverse) == len(plain) == 5
+    assert diverse[0].chunk.chunk_id == plain[0].chunk.chunk_id  # the most relevant stays first
+    assert [h.rank for h in diverse] == [1, 2, 3, 4, 5]
+    assert mean_pairwise_cosine(diverse) <= mean_pairwise_cosine(plain)
+    assert [h.chunk.chunk_id for h in diverse] != [h.chunk.chunk_id for h in plain]
