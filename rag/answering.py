@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer_types import expected_type, named_drugs
 from rag.chunking import quotable_sentences
 from rag.config import Settings
 from rag.documents import Answer, Citation, Hit
@@ -26,6 +27,7 @@ RANK_PENALTY = 0.01  # per passage rank: prefer the better-retrieved passage on 
 MERGE_SIMILARITY = 0.9  # two sentences this similar say the same thing: keep one
 KEEP_MARGIN = 0.08  # further sentences must score within this of the best
 ANSWER_PASSAGES = 5
+TYPE_BONUS = 0.1  # a sentence stating the fact the question asks for
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Answerer:
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         candidates = self.candidates(hits)
-        if not candidates:
+        if not candidates or not self._names_the_drugs(question, hits):
             return self._abstain(question, hits, 0.0)
         q = self.embedder.encode_query(question)
         vectors = np.stack([c.vector for c in candidates])
@@ -95,11 +97,21 @@ class Answerer:
                 + LEXICAL_WEIGHT * coverage(terms, c.sentence)
                 - RANK_PENALTY * (c.hit.rank - 1)
             )
-        order = np.argsort([-c.score for c in candidates], kind="stable")
+        order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
+        wanted = expected_type(question) if self.settings.answer_types else None
+        if wanted:
+            # "How old ...?" is answered by a sentence that states an age, or not at all.
+            stating = [i for i in order if wanted.stated_in(candidates[i].sentence)]
+            if not stating:
+                return self._abstain(question, hits, candidates[order[0]].score)
+            for i in stating:
+                candidates[i].score += TYPE_BONUS
+            stating.sort(key=lambda i: -candidates[i].score)
+            order = stating + [i for i in order if i not in stating]
         best = candidates[order[0]]
         if best.score < self.settings.abstain_threshold:
             return self._abstain(question, hits, best.score)
-        chosen = [int(order[0])]
+        chosen = [order[0]]
         for i in order[1:]:
             if len(chosen) >= self.settings.max_answer_sentences:
                 break
@@ -108,8 +120,16 @@ class Answerer:
                 break
             if max(float(vectors[i] @ vectors[j]) for j in chosen) >= MERGE_SIMILARITY:
                 continue
-            chosen.append(int(i))
+            chosen.append(i)
         return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
+
+    def _names_the_drugs(self, question: str, hits: list[Hit]) -> bool:
+        """False when the question names drugs and no passage it would quote names one."""
+        drugs = named_drugs(question) if self.settings.answer_types else []
+        if not drugs:
+            return True
+        evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])
+        return any(drug in evidence for drug in drugs)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
         """Best sentence first, the rest in reading order; one [n] per source passage.

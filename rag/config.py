@@ -64,6 +64,7 @@ class Settings:
     mmr_pool: int = 20
     # Answering.
     abstain_threshold: float = 0.45
+    answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
     max_answer_sentences: int = 3
 
     @property

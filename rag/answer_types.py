@@ -1,0 +1,117 @@
+"""Expected answer types: a question that asks for an age, a dose or a spinal level is
+answered only by a sentence that states one.
+
+A bi-encoder scores a sentence by topic, so "How old was the patient?" is close to every
+sentence about that patient. Classic question answering narrows the candidates by the
+kind of answer the question asks for; this module does that for the fact types clinical
+questions ask most, with one pattern for the question and one for the sentence. A
+question of no listed type (why, what, yes/no) is left to the similarity scores alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUMBER = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    name: str
+    question: re.Pattern
+    answer: re.Pattern
+
+    def stated_in(self, sentence: str) -> bool:
+        return self.answer.search(sentence) is not None
+
+
+def _type(name: str, question: str, answer: str, answer_flags: int = re.I) -> AnswerType:
+    return AnswerType(name, re.compile(question, re.I), re.compile(answer, answer_flags))
+
+
+# First match wins: lab values before spinal levels ("serum calcium levels"), durations
+# before counts ("how many weeks").
+TYPES = (
+    _type(
+        "age",
+        r"\bhow old\b|\bat what age\b|\bwhat (?:was|is|were|are) (?:the |her |his |their )?ages?\b",
+        r"\b\d{1,3}[- ](?:year|month|week|day)s?[- ]old\b|\baged? \d{1,3}\b"
+        r"|\b\d{1,3} (?:years?|yrs?) of age\b",
+    ),
+    _type(
+        "dose",
+        r"\b(?:what|which) (?:\w+ ){0,3}(?:dose|dosage|doses)\b|\bhow much\b.*\b(?:given|dose)",
+        r"\d+(?:\.\d+)?\s?(?:mg|g|mcg|µg|μg|ng|ml|l|units?|iu|mmol|meq)(?:/\w+)*\b",
+    ),
+    _type(
+        "amount",
+        r"\bhow much\b|\bwhat (?:was|is|were) the (?:\w+ )?(?:volume|amount)\b|\bblood loss\b",
+        r"\d+(?:\.\d+)?\s?(?:ml|l|cc|dl|mg|g|kg|units?)\b",
+    ),
+    _type(
+        "lab value",
+        r"\b(?:serum|plasma|blood|urine|urinary|csf)\b[\w\s,]*\b(?:levels?|concentrations?|values?)\b",
+        r"\d+(?:\.\d+)?\s?(?:mg|g|mmol|µmol|μmol|umol|iu|u|meq|ng|pg)/(?:dl|l|ml)\b",
+    ),
+    _type(
+        "rate",
+        r"\bwhat (?:percentage|proportion|fraction)\b|\bhow often\b|\b(?:incidence|prevalence) of\b"
+        r"|\bwhat (?:is|was|are|were) the \w+ rates?\b",
+        r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b",
+    ),
+    _type(
+        "duration",
+        r"\bhow long\b|\bover what (?:time|period)|\bwhat (?:time frame|duration|period)\b"
+        r"|\bhow many " + _UNIT_TIME + r"\b",
+        r"\b" + _NUMBER + r"[- ]" + _UNIT_TIME + r"\b",
+    ),
+    _type(
+        "spinal level",
+        r"\b(?:which|what|how many)\s+(?:\w+\s+){0,2}(?:levels?|vertebrae|segments?)\b"
+        r"|\bhow far\b.*\b(?:extend|span|reach)",
+        r"\b[CTLS]\d{1,2}\b",
+        answer_flags=0,
+    ),
+    _type(
+        "grade",
+        r"\b(?:what|which) (?:\w+ ){0,2}(?:grade|stage|class|score)\b",
+        r"\b(?:grade|stage|class|score)\s*(?:of\s+)?(?:\d+|[A-E]|I{1,3}V?|IV|V)\b"
+        r"|\b(?:ASIA|AIS)\s*[A-E]\b",
+    ),
+    _type(
+        "strength",
+        r"\bhow (?:strong|weak)\b|\bwhat (?:\w+ )?(?:strength|power)\b",
+        r"\b[0-5](?:\+|-)?/5\b",
+    ),
+    _type(
+        "count",
+        r"\bhow many\b",
+        # A number standing as a word: citation marks glued to text ("injury,14,15") are not.
+        r"(?:(?<=\s)|^)(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+        r"|single|both|dozens?)(?=[\s-])",
+    ),
+)
+
+
+def expected_type(question: str) -> AnswerType | None:
+    """The kind of fact the question asks for, when it is one of ``TYPES``."""
+    return next((t for t in TYPES if t.question.search(question)), None)
+
+
+# USAN/INN stems of drug names (a well-known subset): a question about a drug that no
+# retrieved passage names cannot be answered from those passages, however close in topic.
+_DRUG = re.compile(
+    r"\b[a-z]{2,}(?:mab|tinib|ciclib|parib|pril|sartan|olol|dipine|tiazem|statin|cillin"
+    r"|mycin|micin|floxacin|cycline|conazole|prazole|vir|parin|xaban|gatran|fenac|profen"
+    r"|coxib|olone|isone|asone|ortisone|dronate|trexate|platin|taxel|rubicin|tidine|setron"
+    r"|triptan|gliptin|glitazone|gliflozin|lukast|(?:bu|mo|me|ca)terol|tropium|azepam|barbital|caine"
+    r"|curonium|semide|thiazide|phosphonates?|sulfate|sulphate|(?:er|a|iber)cept|kinra)\b",
+    re.I,
+)
+
+
+def named_drugs(question: str) -> list[str]:
+    """Words of the question that look like drug names, lower-cased, singular."""
+    return [m.group().lower().removesuffix("s") for m in _DRUG.finditer(question)]

@@ -1,0 +1,73 @@
+"""Expected answer types and drug grounding, on their own and on the seed corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer_types import expected_type, named_drugs
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How old was the man with gouty tophi?", "age"),
+        ("What dose of colchicine did he receive?", "dose"),
+        ("How much blood was lost during surgery?", "amount"),
+        ("What were the serum uric acid levels on admission?", "lab value"),
+        ("What percentage of patients develop tophi?", "rate"),
+        ("How long did the fever last?", "duration"),
+        ("Which lumbar levels were decompressed?", "spinal level"),
+        ("What Nurick grade did she have?", "grade"),
+        ("How strong was his grip on examination?", "strength"),
+        ("How many patients were reported?", "count"),
+        ("Why was surgery delayed?", None),
+        ("Did the lesion recur?", None),
+    ],
+)
+def test_questions_get_the_answer_type_they_ask_for(question, kind):
+    found = expected_type(question)
+    assert (found.name if found else None) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "states", "does_not_state"),
+    [
+        ("How old was he?", "A 71-year-old man presented.", "An elderly man presented.14,15"),
+        ("What dose was given?", "He received 0.5 mg twice daily.", "He received colchicine."),
+        ("Which levels were fused?", "Fusion spanned L4 to S1.", "Fusion was at two levels."),
+        ("What grade was it?", "She was ASIA C on arrival.", "She was weak on arrival."),
+        ("How strong were the deltoids?", "Deltoids were 4/5.", "Deltoids were weak."),
+        ("How many patients had tophi?", "Only two patients had tophi.", "Tophi were seen.3,4"),
+    ],
+)
+def test_a_sentence_states_the_type_or_not(question, states, does_not_state):
+    kind = expected_type(question)
+    assert kind.stated_in(states)
+    assert not kind.stated_in(does_not_state)
+
+
+def test_drug_names_are_found_by_their_stems_and_common_words_are_not():
+    assert named_drugs("Is etanercept or methotrexate better than prednisolone?") == [
+        "etanercept",
+        "methotrexate",
+        "prednisolone",
+    ]
+    assert named_drugs("Is the concept accepted, except for cholesterol and April?") == []
+
+
+def test_a_question_about_a_drug_no_passage_names_is_not_answered(pipeline):
+    answer = pipeline.ask("Is etanercept effective for spinal calcinosis in scleroderma?")
+    assert answer.abstained and not answer.citations
+    assert answer.hits, "the closest passages are still shown"
+
+
+def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipeline):
+    question = "How old was the woman whose calcinosis compressed a lumbar nerve root?"
+    answer = pipeline.ask(question)
+    assert not answer.abstained
+    assert expected_type(question).stated_in(answer.citations[0].sentence)
+
+
+def test_a_question_asking_for_a_fact_no_passage_states_is_not_answered(pipeline):
+    answer = pipeline.ask("What dose of colchicine was given for the cervical calcinosis?")
+    assert answer.abstained
