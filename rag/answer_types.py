@@ -22,13 +22,16 @@ class AnswerType:
     name: str
     question: re.Pattern
     answer: re.Pattern
+    phrase: str  # "an age": what the page says no passage states
 
     def stated_in(self, sentence: str) -> bool:
         return self.answer.search(sentence) is not None
 
 
-def _type(name: str, question: str, answer: str, answer_flags: int = re.I) -> AnswerType:
-    return AnswerType(name, re.compile(question, re.I), re.compile(answer, answer_flags))
+def _type(
+    name: str, phrase: str, question: str, answer: str, answer_flags: int = re.I
+) -> AnswerType:
+    return AnswerType(name, re.compile(question, re.I), re.compile(answer, answer_flags), phrase)
 
 
 # First match wins: lab values before spinal levels ("serum calcium levels"), durations
@@ -36,39 +39,46 @@ def _type(name: str, question: str, answer: str, answer_flags: int = re.I) -> An
 TYPES = (
     _type(
         "age",
+        "an age",
         r"\bhow old\b|\bat what age\b|\bwhat (?:was|is|were|are) (?:the |her |his |their )?ages?\b",
         r"\b\d{1,3}[- ](?:year|month|week|day)s?[- ]old\b|\baged? \d{1,3}\b"
         r"|\b\d{1,3} (?:years?|yrs?) of age\b",
     ),
     _type(
         "dose",
+        "a dose",
         r"\b(?:what|which) (?:\w+ ){0,3}(?:dose|dosage|doses)\b|\bhow much\b.*\b(?:given|dose)",
         r"\d+(?:\.\d+)?\s?(?:mg|g|mcg|µg|μg|ng|ml|l|units?|iu|mmol|meq)(?:/\w+)*\b",
     ),
     _type(
         "amount",
+        "an amount",
         r"\bhow much\b|\bwhat (?:was|is|were) the (?:\w+ )?(?:volume|amount)\b|\bblood loss\b",
         r"\d+(?:\.\d+)?\s?(?:ml|l|cc|dl|mg|g|kg|units?)\b",
     ),
     _type(
         "lab value",
+        "a laboratory value",
         r"\b(?:serum|plasma|blood|urine|urinary|csf)\b[\w\s,]*\b(?:levels?|concentrations?|values?)\b",
         r"\d+(?:\.\d+)?\s?(?:mg|g|mmol|µmol|μmol|umol|iu|u|meq|ng|pg)/(?:dl|l|ml)\b",
     ),
     _type(
         "rate",
+        "a rate or percentage",
         r"\bwhat (?:percentage|proportion|fraction)\b|\bhow often\b|\b(?:incidence|prevalence) of\b"
         r"|\bwhat (?:is|was|are|were) the \w+ rates?\b",
         r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b",
     ),
     _type(
         "duration",
+        "a duration",
         r"\bhow long\b|\bover what (?:time|period)|\bwhat (?:time frame|duration|period)\b"
         r"|\bhow many " + _UNIT_TIME + r"\b",
         r"\b" + _NUMBER + r"[- ]" + _UNIT_TIME + r"\b",
     ),
     _type(
         "spinal level",
+        "a spinal level",
         r"\b(?:which|what|how many)\s+(?:\w+\s+){0,2}(?:levels?|vertebrae|segments?)\b"
         r"|\bhow far\b.*\b(?:extend|span|reach)",
         r"\b[CTLS]\d{1,2}\b",
@@ -76,17 +86,20 @@ TYPES = (
     ),
     _type(
         "grade",
+        "a grade or score",
         r"\b(?:what|which) (?:\w+ ){0,2}(?:grade|stage|class|score)\b",
         r"\b(?:grade|stage|class|score)\s*(?:of\s+)?(?:\d+|[A-E]|I{1,3}V?|IV|V)\b"
         r"|\b(?:ASIA|AIS)\s*[A-E]\b",
     ),
     _type(
         "strength",
+        "a strength grade",
         r"\bhow (?:strong|weak)\b|\bwhat (?:\w+ )?(?:strength|power)\b",
         r"\b[0-5](?:\+|-)?/5\b",
     ),
     _type(
         "count",
+        "a number",
         r"\bhow many\b",
         # A number standing as a word: citation marks glued to text ("injury,14,15") are not.
         r"(?:(?<=\s)|^)(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"

@@ -85,8 +85,13 @@ class Answerer:
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         candidates = self.candidates(hits)
-        if not candidates or not self._names_the_drugs(question, hits):
-            return self._abstain(question, hits, 0.0)
+        if not candidates:
+            return self._abstain(question, hits, 0.0, "No passage matched the question.")
+        missing = self._unnamed_drugs(question, hits)
+        if missing:
+            return self._abstain(
+                question, hits, 0.0, f"None of the closest passages mentions {missing}."
+            )
         q = self.embedder.encode_query(question)
         vectors = np.stack([c.vector for c in candidates])
         similarity = vectors @ q
@@ -103,14 +108,16 @@ class Answerer:
             # "How old ...?" is answered by a sentence that states an age, or not at all.
             stating = [i for i in order if wanted.stated_in(candidates[i].sentence)]
             if not stating:
-                return self._abstain(question, hits, candidates[order[0]].score)
+                reason = f"None of the closest passages states {wanted.phrase}."
+                return self._abstain(question, hits, candidates[order[0]].score, reason)
             for i in stating:
                 candidates[i].score += TYPE_BONUS
             stating.sort(key=lambda i: -candidates[i].score)
             order = stating + [i for i in order if i not in stating]
         best = candidates[order[0]]
         if best.score < self.settings.abstain_threshold:
-            return self._abstain(question, hits, best.score)
+            reason = "No sentence of the closest passages matches the question closely enough."
+            return self._abstain(question, hits, best.score, reason)
         chosen = [order[0]]
         for i in order[1:]:
             if len(chosen) >= self.settings.max_answer_sentences:
@@ -123,13 +130,14 @@ class Answerer:
             chosen.append(i)
         return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
 
-    def _names_the_drugs(self, question: str, hits: list[Hit]) -> bool:
-        """False when the question names drugs and no passage it would quote names one."""
+    def _unnamed_drugs(self, question: str, hits: list[Hit]) -> str:
+        """The drugs the question names ("a or b") when no passage it would quote names
+        any of them; empty otherwise."""
         drugs = named_drugs(question) if self.settings.answer_types else []
-        if not drugs:
-            return True
         evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])
-        return any(drug in evidence for drug in drugs)
+        if not drugs or any(drug in evidence for drug in drugs):
+            return ""
+        return " or ".join(drugs)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
         """Best sentence first, the rest in reading order; one [n] per source passage.
@@ -148,5 +156,5 @@ class Answerer:
             parts.append(f"{c.sentence} [{n}]")
         return Answer(question, " ".join(parts), False, round(confidence, 4), citations, hits)
 
-    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
-        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits)
+    def _abstain(self, question: str, hits: list[Hit], confidence: float, reason: str) -> Answer:
+        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits, reason)

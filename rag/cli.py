@@ -198,6 +198,7 @@ def answer_json(answer) -> dict:
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
+        "abstain_reason": answer.reason,
         "confidence": answer.confidence,
         "citations": [
             {
@@ -229,7 +230,7 @@ def answer_json(answer) -> dict:
 def format_answer(answer) -> str:
     lines = [f"Q: {answer.question}", ""]
     if answer.abstained:
-        lines += [answer.text, "", "Closest passages:"]
+        lines += [answer.text, answer.reason, "", "Closest passages:"]
     else:
         lines += [textwrap.fill(answer.text, 100), "", "Sources:"]
     for h in answer.hits:

@@ -107,3 +107,4 @@ class Answer:
     confidence: float
     citations: list[Citation]
     hits: list[Hit]
+    reason: str = ""  # why it abstained, in words a clinician reads

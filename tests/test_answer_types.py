@@ -59,6 +59,7 @@ def test_a_question_about_a_drug_no_passage_names_is_not_answered(pipeline):
     answer = pipeline.ask("Is etanercept effective for spinal calcinosis in scleroderma?")
     assert answer.abstained and not answer.citations
     assert answer.hits, "the closest passages are still shown"
+    assert answer.reason == "None of the closest passages mentions etanercept."
 
 
 def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipeline):
@@ -71,3 +72,4 @@ def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipe
 def test_a_question_asking_for_a_fact_no_passage_states_is_not_answered(pipeline):
     answer = pipeline.ask("What dose of colchicine was given for the cervical calcinosis?")
     assert answer.abstained
+    assert answer.reason == "None of the closest passages states a dose."

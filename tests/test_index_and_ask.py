@@ -81,6 +81,7 @@ def test_ask_json_contract(seed_settings, seed_index):
     record = json.loads(out.stdout)
     assert record["question"] == "What suture was used to repair the dura?"
     assert isinstance(record["answer"], str) and isinstance(record["abstained"], bool)
+    assert record["abstain_reason"] == ""  # answered, so no reason to abstain
     assert len(record["passages"]) == 3
     for p in record["passages"]:
         assert set(p) == {"rank", "doc_id", "title", "source", "section", "page", "text", "score"}

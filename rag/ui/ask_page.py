@@ -163,7 +163,8 @@ def show_answer(answer: Answer, filtered: bool = False) -> None:
             st.caption("No passage matched" + (" the filters." if filtered else "."))
             return
         st.subheader("Closest passages")
-        st.caption("None of these answers the question closely enough to quote; judge them.")
+        # The reason is our own words plus drug names matched as [a-z]+: nothing to escape.
+        st.caption(f"{answer.reason} Judge these passages yourself.".strip())
         for hit in answer.hits:
             source_card(hit, None, [], key=f"near-{hit.chunk.chunk_id}")
         return
