@@ -108,8 +108,17 @@ TYPES = (
 )
 
 
+_WH = re.compile(r"\b(?:what|which|how|when|where|who|whom|whose)\b", re.I)
+
+
 def expected_type(question: str) -> AnswerType | None:
-    """The kind of fact the question asks for, when it is one of ``TYPES``."""
+    """The kind of fact the question asks for, when it is one of ``TYPES``.
+
+    A question with no wh-word ("Are serum lipid levels lower after surgery?") asks yes or
+    no, whatever nouns it holds, so it expects no type.
+    """
+    if not _WH.search(question):
+        return None
     return next((t for t in TYPES if t.question.search(question)), None)
 
 

@@ -57,6 +57,9 @@ class Settings:
     # best + sentence_decay x second best (0: off). Holds all sentence vectors in memory.
     sentence_search_weight: float = 0.0
     sentence_decay: float = 0.3
+    # Among this many best passages, those that state the kind of fact the question asks
+    # for (an age, a dose, a spinal level...: rag/answer_types.py) come first; 0: off.
+    answer_type_depth: int = 5
     dedup_threshold: float = 0.95  # cosine between passage vectors above which they collapse
     # Maximal marginal relevance among the passages shown: 1.0 keeps the fused order; lower
     # values trade relevance for passages unlike those already shown, over the top mmr_pool.

@@ -22,6 +22,8 @@ from rag.answer_types import expected_type, named_drugs
         ("How many patients were reported?", "count"),
         ("Why was surgery delayed?", None),
         ("Did the lesion recur?", None),
+        ("Are serum uric acid levels higher in men?", None),
+        ("Is the prevalence of tophi increasing?", None),
     ],
 )
 def test_questions_get_the_answer_type_they_ask_for(question, kind):

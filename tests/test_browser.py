@@ -115,7 +115,7 @@ def test_question_gets_cited_answer_in_browser(chromium_page, seed_settings, see
         assert saved.read_bytes() == original.read_bytes()
 
         ask(page, "Which anticoagulant is preferred for stroke prevention in atrial fibrillation?")
-        page.get_by_text("Closest passages").wait_for()
+        page.get_by_text("Closest passages", exact=True).wait_for()
         page.locator("[class*='st-key-card-near-']").first.wait_for()
         assert page.locator(".cq-abstain").count() == 1
         assert page.locator("[class*='st-key-card-near-']").count() >= 1
