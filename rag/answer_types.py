@@ -6,6 +6,8 @@ sentence about that patient. Classic question answering narrows the candidates b
 kind of answer the question asks for; this module does that for the fact types clinical
 questions ask most, with one pattern for the question and one for the sentence. A
 question of no listed type (why, what, yes/no) is left to the similarity scores alone.
+Drug names, found by their USAN/INN stems, are the other thing a question needs its
+evidence to share: no synonym stands in for "rituximab".
 """
 
 from __future__ import annotations
