@@ -1,4 +1,4 @@
-"""The cleaner: unicode, hyphenation, headers/footers, references and site chrome."""
+"""The cleaner: unicode, hyphenation, headers/footers, references, site chrome, by-lines."""
 
 from rag.documents import Section
 from rag.ingest.clean import (
@@ -6,6 +6,7 @@ from rag.ingest.clean import (
     common_line_keys,
     dehyphenate,
     is_chrome,
+    is_front_matter,
     line_keys,
     normalize_unicode,
 )
@@ -121,3 +122,17 @@ def test_a_numbered_list_of_links_is_not_taken_for_prose():
         ]
     )
     assert all("Most read" not in s.text for s in sections)
+
+
+def test_by_lines_and_correspondence_blocks_are_front_matter():
+    assert is_front_matter("Ann Lee, MD, PhD, Omar Haddad, MBBS, Department of Neurosurgery.")
+    assert is_front_matter("Address correspondence to Dr. A. Lee, Hospital X. Email: al@x.org.")
+    # Clinical prose keeps its abbreviations: MS is multiple sclerosis here, not a degree.
+    assert not is_front_matter("MS relapses were fewer; MS lesions shrank; no MS flare followed.")
+    assert not is_front_matter("A 57-year-old MD presented with neck pain after a fall.")
+
+
+def test_seed_front_matter_stays_out_of_the_index(pipeline):
+    texts = [c.text for c, _ in pipeline.store.chunks(range(1, 10_000)).values()]
+    assert not any("Address correspondence" in t or "tgazitt@" in t for t in texts)
+    assert any("diagnosed with diffuse SSc" in t for t in texts)  # the case itself stays

@@ -31,6 +31,12 @@ _SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*$")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _INNER_SENTENCE_END = re.compile(r"[a-z%)\]][.!?][\"”’)\]]*\s+[A-Z]")
 _NAV_SEPARATOR = re.compile(r"\s[>|»›/•·]\s")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Academic degrees after author names; not MS or DO, which prose uses (multiple sclerosis).
+_DEGREE = re.compile(
+    r"(?<![A-Za-z])(?:MD|PhD|MSc|MBBS|MBChB|MPH|FRCS|FRCP|FRCPC|FACS|DPhil|BSc|PharmD|DMD|DDS)"
+    r"(?![A-Za-z])"
+)
 _PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
 
 # Words typical of site chrome: navigation, calls to action, accounts, sharing, legal.
@@ -126,6 +132,16 @@ def is_chrome(line: str, repeated: bool = False) -> bool:
     if not is_sentence and len(ws) <= 25 and chrome / len(ws) >= 0.3:
         return True
     return chrome / len(ws) >= 0.5 and len(ws) <= 40
+
+
+def is_front_matter(line: str) -> bool:
+    """Is this paragraph an author by-line, affiliation or correspondence block?
+
+    Such blocks name an e-mail address or list academic degrees ("Tal Gazitt, MD, MSc,
+    Joy Feld, MD, ..."); a passage made of them answers no clinical question. The
+    metadata loaders read authors before cleaning, so nothing is lost for citations.
+    """
+    return bool(_EMAIL.search(line)) or len(_DEGREE.findall(line)) >= 3
 
 
 def line_keys(text: str) -> set[str]:
@@ -299,6 +315,8 @@ def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> No
         )
         if s.startswith("#"):
             ln.kind = "H"
+        elif is_front_matter(s):
+            ln.kind = "C"
         elif ln.fixed:
             ln.kind = "C" if is_chrome(s, repeated) else "P"
         elif _CAPTION.match(s):
