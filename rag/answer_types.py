@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_NUMBER = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_NUMBER = r"(?:\d+(?:\.\d+)?|" + _NUMBER_WORDS + ")"
 _UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
 
 
@@ -104,8 +105,7 @@ TYPES = (
         "a number",
         r"\bhow many\b",
         # A number standing as a word: citation marks glued to text ("injury,14,15") are not.
-        r"(?:(?<=\s)|^)(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-        r"|single|both|dozens?)(?=[\s-])",
+        r"(?:(?<=\s)|^)(?:\d+|" + _NUMBER_WORDS + r"|single|both|dozens?)(?=[\s-])",
     ),
 )
 

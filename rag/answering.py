@@ -110,9 +110,8 @@ class Answerer:
             if not stating:
                 reason = f"None of the closest passages states {wanted.phrase}."
                 return self._abstain(question, hits, candidates[order[0]].score, reason)
-            for i in stating:
+            for i in stating:  # already in score order, and all lifted alike
                 candidates[i].score += TYPE_BONUS
-            stating.sort(key=lambda i: -candidates[i].score)
             order = stating + [i for i in order if i not in stating]
         best = candidates[order[0]]
         if best.score < self.settings.abstain_threshold:
@@ -134,10 +133,10 @@ class Answerer:
         """The drugs the question names ("a or b") when no passage it would quote names
         any of them; empty otherwise."""
         drugs = named_drugs(question) if self.settings.answer_types else []
-        evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])
-        if not drugs or any(drug in evidence for drug in drugs):
+        if not drugs:
             return ""
-        return " or ".join(drugs)
+        evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])
+        return "" if any(drug in evidence for drug in drugs) else " or ".join(drugs)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
         """Best sentence first, the rest in reading order; one [n] per source passage.

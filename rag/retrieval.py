@@ -134,10 +134,10 @@ class Retriever:
         order = sorted(fused, key=lambda i: -fused[i])
         if mode != "lexical" and s.rerank_depth and s.sentence_weight:
             order = self._rerank_by_sentence(question, order, fused)
-        if s.answer_type_depth:
-            order = self._prefer_stated_type(question, order, s.answer_type_depth)
         t4 = time.perf_counter()
         hits = self._hits(order, fused, dense, lexical, k, filters)
+        if s.answer_type_depth:
+            hits = stated_type_first(question, hits, s.answer_type_depth)
         log.debug(
             "search %.1f ms (encode %.1f, faiss %.1f, fts5 %.1f, rerank %.1f, fetch %.1f)",
             (time.perf_counter() - t0) * 1000,
@@ -148,21 +148,6 @@ class Retriever:
             (time.perf_counter() - t4) * 1000,
         )
         return hits
-
-    def _prefer_stated_type(self, question: str, order: list[int], depth: int) -> list[int]:
-        """Among the ``depth`` best passages, those that state the kind of fact the question
-        asks for ("How old ...?" wants "57-year-old") come first, each group in fused order.
-
-        Only passages already among the best are moved, so a passage that merely holds a
-        number never displaces the evidence, and the answerer sees the same passages.
-        """
-        wanted = expected_type(question)
-        if not wanted:
-            return order
-        top = order[:depth]
-        rows = self.store.chunks(top)
-        stating = [i for i in top if i in rows and wanted.stated_in(rows[i][0].text)]
-        return stating + [i for i in top if i not in stating] + order[depth:]
 
     def _rerank_by_sentence(self, question: str, order: list[int], fused: dict[int, float]):
         """Fuse in a third ranking of the top candidates: their best sentence's similarity.
@@ -227,6 +212,21 @@ class Retriever:
                 if len(hits) == k:
                     return hits, kept
         return hits, kept[: len(hits)]
+
+
+def stated_type_first(question: str, hits: list[Hit], depth: int) -> list[Hit]:
+    """Among the ``depth`` best passages, those that state the kind of fact the question
+    asks for ("How old ...?" wants "57-year-old") come first, each group in fused order.
+
+    Only passages already among the best are moved, so a passage that merely holds a
+    number never displaces the evidence, and the answerer sees the same passages.
+    """
+    wanted = expected_type(question)
+    if not wanted:
+        return hits
+    stating_first = sorted(hits[:depth], key=lambda h: not wanted.stated_in(h.chunk.text))
+    moved = stating_first + hits[depth:]
+    return [h if h.rank == r else replace(h, rank=r) for r, h in enumerate(moved, start=1)]
 
 
 def mmr(hits: list[Hit], vectors: np.ndarray, k: int, lam: float) -> list[Hit]:

@@ -61,7 +61,6 @@ def click_for_download(page, button, tries: int = 3):
         except PlaywrightTimeout:
             if attempt == tries:
                 raise
-    raise AssertionError("unreachable")
 
 
 def settle(page) -> None:
