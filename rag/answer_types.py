@@ -77,7 +77,8 @@ TYPES = (
         "a duration",
         r"\bhow long\b|\bover what (?:time|period)|\bwhat (?:time frame|duration|period)\b"
         r"|\bhow many " + _UNIT_TIME + r"\b",
-        r"\b" + _NUMBER + r"[- ]" + _UNIT_TIME + r"\b",
+        # "a 57-year-old" is an age, not how long something lasted.
+        r"\b" + _NUMBER + r"[- ]" + _UNIT_TIME + r"\b(?![- ]old\b)",
     ),
     _type(
         "spinal level",

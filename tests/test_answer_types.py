@@ -35,6 +35,7 @@ def test_questions_get_the_answer_type_they_ask_for(question, kind):
     ("question", "states", "does_not_state"),
     [
         ("How old was he?", "A 71-year-old man presented.", "An elderly man presented.14,15"),
+        ("How long did it last?", "Pain lasted 2 weeks.", "A 57-year-old woman had pain."),
         ("What dose was given?", "He received 0.5 mg twice daily.", "He received colchicine."),
         ("Which levels were fused?", "Fusion spanned L4 to S1.", "Fusion was at two levels."),
         ("What grade was it?", "She was ASIA C on arrival.", "She was weak on arrival."),
