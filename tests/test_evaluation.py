@@ -30,6 +30,8 @@ from rag.evaluation import (
     score_answer,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 # -- IR metrics (ranx) against hand-worked values -----------------------------------------
 def test_ir_metrics_match_hand_computed_values():
@@ -358,3 +360,26 @@ def test_eval_options_reach_the_settings():
     )
     settings = eval_settings(args)
     assert (settings.backend, settings.mode, settings.title_weight) == ("torch", "dense", 2.0)
+
+
+def test_ablation_table_scores_each_configuration_once(toy_beir, seed_corpus, tmp_path):
+    from rag import ablations
+
+    gold = tmp_path / "gold.jsonl"
+    lines = (ROOT / "eval" / "seed_gold.jsonl").read_text().splitlines()[:3]
+    gold.write_text("\n".join(lines) + "\n")
+    out, table = tmp_path / "out", tmp_path / "ablations.md"
+    argv = ["--beir", str(toy_beir), "--gold", str(gold), "--corpus", str(seed_corpus),
+            "--cache", str(tmp_path / "cache"), "--out", str(out), "--table", str(table),
+            "--only", "lexical only"]  # fmt: skip
+    assert ablations.main(argv) == 0
+    rows = {r.split(" | ")[0].strip("| "): r for r in table.read_text().splitlines()[2:]}
+    assert list(rows) == ["default", "lexical only"]
+    # Lexical on the toy folder: nDCG@10 2/3 (see test_beir_eval_end_to_end).
+    assert "| --set mode=lexical | 0.6667 |" in rows["lexical only"]
+    kept = sorted(p.stat().st_mtime_ns for p in out.iterdir())
+    assert len(kept) == 4  # BEIR and gold results of both configurations
+    assert ablations.main(argv) == 0
+    assert sorted(p.stat().st_mtime_ns for p in out.iterdir()) == kept  # not scored again
+    with pytest.raises(SystemExit):
+        ablations.main([*argv[:-1], "no such configuration"])
