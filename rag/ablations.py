@@ -78,14 +78,16 @@ def table(rows: dict[str, tuple[EvalResult, EvalResult]]) -> str:
     )
     lines = [head]
     for name, (beir, gold) in rows.items():
-        p = None
-        if name != "default":
+        p = "-"
+        if beir.run == base_beir.run:
+            p = "-" if name == "default" else "same run"
+        else:
             delta = compare_results(base_beir, beir).rows
-            p = next((r.p_value for r in delta if r.metric == "ndcg@10"), None)
+            p = _cell(next((r.p_value for r in delta if r.metric == "ndcg@10"), None), 3)
         m, g = beir.metrics, gold.metrics
         lines.append(
             f"| {name} | {command(CONFIGS[name])} | {_cell(m.get('ndcg@10'))} "
-            f"| {_cell(m.get('recall@100'))} | {_cell(p, 3)} "
+            f"| {_cell(m.get('recall@100'))} | {p} "
             f"| {_cell(m.get('latency_retrieval_p50_ms'), 1)} "
             f"| {_cell(g.get('recall@5'))} "
             f"| {_cell(g.get('hit_rate@5'))} |"
