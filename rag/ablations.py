@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rag.config import PROJECT_ROOT, load_settings
+from rag.embedding import embedder_for
 from rag.evaluation import EvalResult, compare_results, run_beir, run_gold
 
 # name -> setting overrides on top of the default (rag/config.py).
@@ -54,16 +55,23 @@ def command(overrides: dict) -> str:
     return " ".join(f"--set {k}={str(v).lower()}" for k, v in overrides.items()) or "(none)"
 
 
-def scored(name: str, overrides: dict, args) -> tuple[EvalResult, EvalResult]:
+def scored(name: str, overrides: dict, args, embedder) -> tuple[EvalResult, EvalResult]:
     """The BEIR and gold results of one configuration, from ``args.out`` when kept."""
     settings = load_settings(**overrides)
-    paths = [args.out / f"{slug(name)}.{kind}.json" for kind in ("beir", "gold")]
-    if not paths[0].exists():
-        run_beir(args.beir, settings, cache_root=args.cache).save(paths[0])
-    if not paths[1].exists():
-        result = run_gold(args.gold, settings, args.corpus, args.cache, answer=False)
-        result.save(paths[1])
-    return EvalResult.load(paths[0]), EvalResult.load(paths[1])
+    beir_path, gold_path = (args.out / f"{slug(name)}.{kind}.json" for kind in ("beir", "gold"))
+    if beir_path.exists():
+        beir = EvalResult.load(beir_path)
+    else:
+        beir = run_beir(args.beir, settings, cache_root=args.cache, embedder=embedder)
+        beir.save(beir_path)
+    if gold_path.exists():
+        gold = EvalResult.load(gold_path)
+    else:
+        gold = run_gold(
+            args.gold, settings, args.corpus, args.cache, answer=False, embedder=embedder
+        )
+        gold.save(gold_path)
+    return beir, gold
 
 
 def _cell(value: float | None, digits: int = 4) -> str:
@@ -78,7 +86,6 @@ def table(rows: dict[str, tuple[EvalResult, EvalResult]]) -> str:
     )
     lines = [head]
     for name, (beir, gold) in rows.items():
-        p = "-"
         if beir.run == base_beir.run:
             p = "-" if name == "default" else "same run"
         else:
@@ -112,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
     names = ["default", *[n for n in (args.only or CONFIGS) if n != "default"]]
+    # One model for every configuration: none of them changes the model or its backend.
+    embedder = embedder_for(load_settings())
     rows = {}
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        rows[name] = scored(name, CONFIGS[name], args)
+        rows[name] = scored(name, CONFIGS[name], args, embedder)
     text = table(rows)
     args.table.parent.mkdir(parents=True, exist_ok=True)
     args.table.write_text(text + "\n", encoding="utf-8")

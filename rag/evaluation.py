@@ -31,12 +31,16 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.config import PROJECT_ROOT, Settings
 from rag.documents import Answer, Chunk, Hit
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 Progress = Callable[[str, int, int], None]
 METRICS = (
@@ -611,14 +615,18 @@ def run_beir(
     cache_root: Path | None = None,
     limit: int | None = None,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> EvalResult:
-    """Load a BEIR folder, open (or build once) its cached index, evaluate every query."""
+    """Load a BEIR folder, open (or build once) its cached index, evaluate every query.
+
+    ``embedder``: a loaded model to reuse (one per many runs, as `rag.ablations` does).
+    """
     from rag.beir import cached_index, load_beir
     from rag.embedding import embedder_for
     from rag.pipeline import Pipeline
 
     dataset = load_beir(root, split)
-    embedder = embedder_for(settings)
+    embedder = embedder or embedder_for(settings)
     indexed = cached_index(dataset, settings, embedder, cache_root, progress)
     pipeline = Pipeline(indexed, embedder)
     return evaluate_beir(pipeline, dataset, limit=limit, progress=progress)
@@ -632,6 +640,7 @@ def run_gold(
     answer: bool = True,
     limit: int | None = None,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> EvalResult:
     """Evaluate a gold set on the configured index, or on a cached index of ``corpus``.
 
@@ -643,9 +652,9 @@ def run_gold(
     questions = load_gold(path)
     extra: dict = {"gold": str(path)}
     if corpus is not None:
-        settings = corpus_index(Path(corpus), settings, cache_root, progress)
+        settings = corpus_index(Path(corpus), settings, cache_root, progress, embedder)
         extra["corpus"] = str(corpus)
-    pipeline = Pipeline(settings)
+    pipeline = Pipeline(settings, embedder)
     return evaluate_gold(
         pipeline, questions, Path(path).stem, answer, limit, progress, config=extra
     )
@@ -656,6 +665,7 @@ def corpus_index(
     settings: Settings,
     cache_root: Path | None = None,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> Settings:
     """Settings for an index of ``corpus`` cached per chunking and model, synced on each use."""
     import hashlib
@@ -682,7 +692,7 @@ def corpus_index(
         f"corpus-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     )
     indexed = replace(settings, index_dir=folder, corpus_dir=corpus)
-    report = sync([corpus], indexed, progress=progress)
+    report = sync([corpus], indexed, embedder=embedder, progress=progress)
     if report.failed and not report.documents:
         raise RagError(f"{corpus}: nothing could be indexed ({report.failed[0][1]})")
     return indexed

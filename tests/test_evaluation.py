@@ -383,3 +383,5 @@ def test_ablation_table_scores_each_configuration_once(toy_beir, seed_corpus, tm
     assert sorted(p.stat().st_mtime_ns for p in out.iterdir()) == kept  # not scored again
     with pytest.raises(SystemExit):
         ablations.main([*argv[:-1], "no such configuration"])
+    # One loaded model serves every configuration, so none may change the model.
+    assert not any({"model", "backend", "device"} & set(c) for c in ablations.CONFIGS.values())
