@@ -224,16 +224,8 @@ class OnnxEncoder:
         return out
 
     def _run(self, batch) -> np.ndarray:
-        width = max(len(e.ids) for e in batch)
-        ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for row, e in enumerate(batch):
-            n = len(e.ids)
-            ids[row, :n] = e.ids
-            mask[row, :n] = 1
-            types[row, :n] = e.type_ids
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = padded_feeds(batch)
+        mask = feeds["attention_mask"]
         hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
         hidden = hidden[0]
         if self.pooling.mode == "cls":
@@ -244,6 +236,20 @@ class OnnxEncoder:
         if self.pooling.normalize:
             pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return pooled.astype(np.float32)
+
+
+def padded_feeds(batch) -> dict[str, np.ndarray]:
+    """ONNX inputs for a batch of ``tokenizers`` encodings, padded to the longest."""
+    width = max(len(e.ids) for e in batch)
+    ids = np.zeros((len(batch), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for row, e in enumerate(batch):
+        n = len(e.ids)
+        ids[row, :n] = e.ids
+        mask[row, :n] = 1
+        types[row, :n] = e.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 def _import_ort():
@@ -290,22 +296,29 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     ONNX Runtime's transformer fusions recognise. Eager attention traces cleanly.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(
         str(model_dir), local_files_only=True, attn_implementation="eager"
     ).eval()
+    trace_to_onnx(model, "last_hidden_state", target)
+    fuse_transformer(model_dir, target)
 
-    class Encoder(torch.nn.Module):
+
+def trace_to_onnx(model, output: str, target: Path) -> None:
+    """Trace a Hugging Face BERT-style model (token ids -> ``model(...).<output>``)."""
+    import torch
+
+    class Traced(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
+            out = self.inner(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+            )
+            return getattr(out, output)
 
     example = torch.ones((2, 8), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
@@ -314,22 +327,21 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            Encoder(model),
+            Traced(model),
             (example, example, torch.zeros_like(example)),
             str(target),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"],
+            output_names=[output],
             dynamic_axes={
                 "input_ids": axes,
                 "attention_mask": axes,
                 "token_type_ids": axes,
-                "last_hidden_state": axes,
+                output: {0: "batch"} if output == "logits" else axes,
             },
             opset_version=ONNX_OPSET,
             do_constant_folding=True,
             dynamo=False,
         )
-    fuse_transformer(model_dir, target)
 
 
 def fuse_transformer(model_dir: Path, path: Path) -> None:
@@ -352,11 +364,11 @@ def fuse_transformer(model_dir: Path, path: Path) -> None:
     fused.save_model_to_file(str(path))
 
 
-def quantize_onnx(fp32: Path, target: Path) -> None:
+def quantize_onnx(fp32: Path, target: Path, op_types: tuple[str, ...] = ("MatMul",)) -> None:
     """Dynamic int8 quantisation (weights per channel, activations per batch at run time).
 
-    Only MatMul weights are quantised: they are nearly all the compute; the embedding
-    table (Gather) stays fp32, which keeps vectors closest to the torch model's.
+    By default only MatMul weights are quantised: they are nearly all the compute; the
+    embedding table (Gather) stays fp32, which keeps vectors closest to the torch model's.
     """
     _import_ort()
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -366,7 +378,7 @@ def quantize_onnx(fp32: Path, target: Path) -> None:
         str(target),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=list(op_types),
         # Fused contrib ops hide some tensor types from shape inference: they are float.
         extra_options={"DefaultTensorType": 1},
     )

@@ -1,0 +1,149 @@
+"""Reading-comprehension sets turned into questions with candidate sentences.
+
+A :class:`Group` is one question with the sentences a reader must judge: the sentence
+that holds the answer span is positive, the others of its paragraph (SQuAD) or the
+closest ones of its article (COVID-QA) are hard negatives, and every sentence of an
+unanswerable question is negative. Articles, not questions, are split between training
+and validation, so no validation question reads a text seen in training.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.chunking import split_sentences
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SOURCES = ("covid-qa.json.gz", "squad2-dev-half.json.gz")
+HARD_NEGATIVES = 7  # COVID-QA: the article's sentences closest in words to the question
+RANDOM_NEGATIVES = 3
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Group:
+    """One question and its candidate sentences; ``positives`` indexes the answers."""
+
+    qid: str
+    question: str
+    sentences: list[str]
+    positives: set[int] = field(default_factory=set)
+    article: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.positives)
+
+
+@dataclass
+class Pair:
+    question: str
+    sentence: str
+    label: float
+
+
+def _sentences(context: str) -> list[tuple[int, int]]:
+    return [
+        (s.start, s.end)
+        for s in split_sentences(context)
+        if len(context[s.start : s.end].split()) >= 3
+    ]
+
+
+def _holding(spans: list[tuple[int, int]], offset: int) -> int | None:
+    return next((i for i, (a, b) in enumerate(spans) if a <= offset < b), None)
+
+
+def _overlap(question: str, sentence: str) -> float:
+    q = set(_WORD.findall(question.lower()))
+    return len(q & set(_WORD.findall(sentence.lower()))) / (len(q) or 1)
+
+
+def _paragraph_group(qa: dict, context: str, spans, article: str) -> Group | None:
+    positives = set()
+    for answer in qa.get("answers", []) if not qa.get("is_impossible") else []:
+        i = _holding(spans, int(answer["answer_start"]))
+        if i is not None:
+            positives.add(i)
+    if not qa.get("is_impossible") and not positives:
+        return None  # the answer fell between our sentences: no clean label
+    sentences = [context[a:b] for a, b in spans]
+    return Group(str(qa["id"]), qa["question"], sentences, positives, article)
+
+
+def _article_group(qa: dict, context: str, spans, article: str, rng: random.Random):
+    """A long article: the answer sentence, the closest others by words, a few at random."""
+    group = _paragraph_group(qa, context, spans, article)
+    if group is None or not group.positives:
+        return group
+    others = [i for i in range(len(spans)) if i not in group.positives]
+    others.sort(key=lambda i: -_overlap(qa["question"], group.sentences[i]))
+    picked = others[:HARD_NEGATIVES]
+    rest = others[HARD_NEGATIVES:]
+    picked += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
+    keep = sorted(group.positives) + picked
+    return Group(
+        group.qid,
+        group.question,
+        [group.sentences[i] for i in keep],
+        set(range(len(group.positives))),
+        article,
+    )
+
+
+def load_groups(path: Path, seed: int = 13) -> list[Group]:
+    """Every usable question of a SQuAD-layout file, with its candidate sentences."""
+    rng = random.Random(seed)
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        data = json.load(f)["data"]
+    groups: list[Group] = []
+    for n, article in enumerate(data):
+        for para in article["paragraphs"]:
+            name = str(article.get("title") or para.get("document_id") or n)
+            context = para["context"]
+            spans = _sentences(context)
+            long = len(spans) > 40
+            for qa in para["qas"]:
+                if long:
+                    g = _article_group(qa, context, spans, name, rng)
+                else:
+                    g = _paragraph_group(qa, context, spans, name)
+                if g is not None and g.sentences:
+                    groups.append(g)
+    return groups
+
+
+def split_by_article(
+    groups: list[Group], validation_share: float, seed: int = 13
+) -> tuple[list[Group], list[Group]]:
+    """Training and validation groups, whole articles on one side only."""
+    articles = sorted({g.article for g in groups})
+    random.Random(seed).shuffle(articles)
+    held = set(articles[: max(1, round(len(articles) * validation_share))])
+    return [g for g in groups if g.article not in held], [g for g in groups if g.article in held]
+
+
+def pairs(groups: list[Group]) -> list[Pair]:
+    return [
+        Pair(g.question, s, 1.0 if i in g.positives else 0.0)
+        for g in groups
+        for i, s in enumerate(g.sentences)
+    ]
+
+
+def training_sets(
+    data_dir: Path = DATA_DIR, validation_share: float = 0.1, seed: int = 13
+) -> tuple[list[Group], list[Group]]:
+    """Training and validation groups from every bundled source, split per source."""
+    train: list[Group] = []
+    validation: list[Group] = []
+    for name in SOURCES:
+        t, v = split_by_article(load_groups(data_dir / name, seed), validation_share, seed)
+        train += t
+        validation += v
+    return train, validation

@@ -1,0 +1,82 @@
+"""The shipped answer reader: P(sentence answers the question), run by ONNX Runtime.
+
+The model is a cross-encoder trained by ``python -m rag.reader.train`` and shipped in
+``rag/reader/model/`` (int8 ONNX, tokenizer, calibrated threshold, model card), so
+nothing is fetched and no index needs rebuilding to use it. One question's candidates
+run in one call: dynamic int8 quantisation scales activations over the whole batch, so
+a candidate's probability can move in the third decimal with its batch mates.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import RagError
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_FILE = "reader_qint8.onnx"
+MAX_TOKENS = 128  # question + sentence word pieces; a longer sentence is cut at the end
+_lock = threading.Lock()
+_readers: dict[tuple[str, str], Reader] = {}
+
+
+class Reader:
+    """Scores (question, sentence) pairs; ``threshold`` is where it starts to answer."""
+
+    def __init__(self, model_dir: Path = MODEL_DIR, model_file: str = MODEL_FILE):
+        path = Path(model_dir) / model_file
+        if not path.exists():
+            raise RagError(
+                f"{path}: the answer reader is missing; train it with "
+                "`python -m rag.reader.train` or set RAG_READER=false."
+            )
+        self.model_dir = Path(model_dir)
+        self.path = path
+
+    @cached_property
+    def _session(self):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = 1  # one question's pairs: threads spin more than help
+        return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def _tokenizer(self):
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        return tokenizer
+
+    @cached_property
+    def threshold(self) -> float:
+        """The probability below which the answerer abstains (calibrated on validation)."""
+        calibration = self.model_dir / "calibration.json"
+        return float(json.loads(calibration.read_text())["threshold"])
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        """Probability that each sentence answers the question, in input order."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        from rag.embedding import padded_feeds
+
+        encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        logits = self._session.run(None, padded_feeds(encodings))[0].reshape(-1)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def reader_for(model_dir: Path = MODEL_DIR, model_file: str = MODEL_FILE) -> Reader:
+    """One loaded reader per model file and process."""
+    key = (str(model_dir), model_file)
+    with _lock:
+        if key not in _readers:
+            _readers[key] = Reader(Path(model_dir), model_file)
+        return _readers[key]

@@ -1,0 +1,144 @@
+"""Fine-tune the answer reader: ``python -m rag.reader.train``.
+
+A cross-encoder reads ``[CLS] question [SEP] sentence [SEP]`` and gives the probability
+that the sentence answers the question. It starts from the bundled all-MiniLM-L6-v2
+weights (nothing is fetched), trains one pass over the bundled reading-comprehension
+sets with a binary cross-entropy loss, calibrates the abstention threshold on the
+validation split, and exports ONNX (fp32 and int8) beside a model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.reader import calibration
+from rag.reader.data import DATA_DIR, Group, Pair, pairs, training_sets
+from rag.reader.model import MAX_TOKENS, MODEL_DIR
+
+SEED = 13
+
+
+def _batches(items: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Shuffled batches of similar length: little padding, so each step is cheap."""
+    items = items[:]
+    rng.shuffle(items)
+    pool = size * 50
+    batches: list[list[Pair]] = []
+    for start in range(0, len(items), pool):
+        chunk = sorted(items[start : start + pool], key=lambda p: len(p.question) + len(p.sentence))
+        batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _encode(tokenizer, batch: list[Pair]):
+    return tokenizer(
+        [p.question for p in batch],
+        [p.sentence for p in batch],
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def train(args: argparse.Namespace) -> Path:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    from rag.config import bundled_model_dir
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(SEED)
+    train_groups, validation = training_sets(args.data_dir, args.validation_share, SEED)
+    if args.limit:
+        train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
+        validation = validation[: max(20, args.limit // 10)]
+    base = Path(args.base or bundled_model_dir())
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(base), num_labels=1, local_files_only=True
+    )
+    batches = [
+        b for _ in range(args.epochs) for b in _batches(pairs(train_groups), args.batch, rng)
+    ]
+    if args.max_steps:
+        batches = batches[: args.max_steps]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimiser, len(batches) // 10, len(batches))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    started = time.time()
+    for step, batch in enumerate(batches, start=1):
+        logits = model(**_encode(tokenizer, batch)).logits.squeeze(-1)
+        loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        if step % 50 == 0 or step == len(batches):
+            rate = step / (time.time() - started)
+            print(
+                f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True
+            )
+    minutes = (time.time() - started) / 60
+    model.eval()
+    checkpoint = Path(args.work_dir) / "checkpoint"
+    model.save_pretrained(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    report = calibration.export_and_calibrate(checkpoint, Path(args.out), validation)
+    report.update(
+        base=base.parent.name if base.name == "model" else base.name,
+        train_questions=len(train_groups),
+        train_pairs=sum(len(b) for b in batches),
+        steps=len(batches),
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        seed=SEED,
+        train_minutes=round(minutes, 1),
+    )
+    (Path(args.out) / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    calibration.write_card(Path(args.out), report)
+    print(json.dumps(report, indent=2))
+    return Path(args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where the model ships")
+    parser.add_argument("--work-dir", type=Path, default=Path("build/reader"))
+    parser.add_argument("--base", help="checkpoint to start from (default: the bundled MiniLM)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--max-steps", type=int, default=0, help="stop early (0: all)")
+    parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
+    parser.add_argument("--validation-share", type=float, default=0.1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    train(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["Group", "main", "train"]
