@@ -81,6 +81,18 @@ class Retriever:
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> list[Hit]:
+        """The best ``k`` passages, all read from one index generation: a writer may
+        commit while the search runs (``Store.reading``)."""
+        with self.store.reading():
+            return self._search(question, k, filters, mode)
+
+    def _search(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters | None,
+        mode: str | None,
+    ) -> list[Hit]:
         question = (question or "").strip()
         if not question:
             raise RagError("The question is empty: type a question.")

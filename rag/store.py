@@ -31,6 +31,7 @@ from rag.vector_index import VectorIndex, prepare
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 LOCK = "write.lock"
+PIN_TRIES = 5  # fresh snapshots a reader takes when writers keep outpacing it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -200,14 +201,18 @@ class Store:
         return int(row[0]) if row else 0
 
     def refresh(self) -> None:
-        """Load the FAISS generation the catalog names, if it is not the one loaded."""
+        """Load the FAISS generation the catalog names, if it is not the one loaded.
+
+        Inside :meth:`reading` this does nothing: the thread keeps the generation it holds.
+        """
+        if self._pinned() is not None:
+            return
         for _ in range(5):
             generation = self.generation
             if generation == self._generation:
                 return
-            path = faiss_path(self.dir, generation)
             try:
-                index = VectorIndex.read(path) if generation else None
+                index = self._read_generation(generation)
             except RuntimeError:
                 time.sleep(0.05)  # a writer replaced it between our two reads: retry
                 continue
@@ -216,10 +221,78 @@ class Store:
             return
         raise RagError(f"The index in {self.dir} names a vectors file that is missing: rebuild.")
 
+    def _read_generation(self, generation: int) -> VectorIndex | None:
+        """The FAISS index of one generation (the loaded one, or read from its file)."""
+        with self._faiss_lock:
+            if generation == self._generation:
+                return self._faiss
+        return VectorIndex.read(faiss_path(self.dir, generation)) if generation else None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every read of this thread inside the block sees one generation.
+
+        A search reads FAISS, then SQLite, then FAISS again (the vectors of the passages
+        it keeps). A writer that commits in between would hand it chunk ids of two
+        generations, and a rebuild renumbers every chunk. Inside the block the thread's
+        SQLite reads share one snapshot (a WAL read transaction) and its FAISS reads use
+        the index of the generation that snapshot names, whatever other threads load.
+        Re-entrant; other threads are not affected.
+        """
+        if self._pinned() is not None:
+            yield
+            return
+        db = self.db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN")
+        try:
+            self._local.pinned = self._pin(restart=own)
+            yield
+        finally:
+            self._local.pinned = None
+            if own:
+                db.execute("COMMIT")
+
+    def _pin(self, restart: bool) -> tuple[int, VectorIndex | None]:
+        """The generation this thread's snapshot names, with its FAISS index.
+
+        A writer keeps the previous generation's file until its next commit, so the file
+        is gone only when two commits passed since the snapshot began: start a new one.
+        """
+        for _ in range(PIN_TRIES):
+            generation = self.generation  # the first read: the snapshot starts here
+            try:
+                index = self._read_generation(generation)
+            except RuntimeError:
+                if not restart:
+                    break
+                self.db.execute("COMMIT")
+                time.sleep(0.05)
+                self.db.execute("BEGIN")
+                continue
+            with self._faiss_lock:
+                if generation > self._generation:  # newer than the shared one: share it
+                    self._faiss, self._generation = index, generation
+            return generation, index
+        raise RagError(f"The index in {self.dir} names a vectors file that is missing: rebuild.")
+
+    def _pinned(self) -> tuple[int, VectorIndex | None] | None:
+        return getattr(self._local, "pinned", None)
+
+    def _current(self) -> tuple[int, VectorIndex | None]:
+        """(generation, FAISS index) for this thread's next read: its pinned one, or the
+        latest committed."""
+        pinned = self._pinned()
+        if pinned is not None:
+            return pinned
+        self.refresh()
+        with self._faiss_lock:
+            return self._generation, self._faiss
+
     # -- queries -----------------------------------------------------------------------
     def dense_search(self, vector: np.ndarray, depth: int) -> list[tuple[int, float]]:
-        self.refresh()
-        index = self._faiss
+        _, index = self._current()
         if index is None or len(index) == 0:
             return []
         scores, ids = index.search(vector.reshape(1, -1), depth)
@@ -235,10 +308,10 @@ class Store:
         each chunk they belong to. A claim often matches one or two sentences of a passage
         closely while the passage as a whole is about more.
         """
-        self.refresh()
+        generation, _ = self._current()
         loaded = self._sentence_index
-        if loaded is None or loaded[0] != self._generation:
-            loaded = self._load_sentence_index()
+        if loaded is None or loaded[0] != generation:
+            loaded = self._load_sentence_index(generation)
         _, index, owners = loaded
         if index is None or index.ntotal == 0:
             return []
@@ -254,11 +327,10 @@ class Store:
         order = sorted(ranked, key=lambda c: -ranked[c])[:depth]
         return [(c, ranked[c]) for c in order]
 
-    def _load_sentence_index(self):
+    def _load_sentence_index(self, generation: int):
         import faiss
 
         with self._faiss_lock:
-            generation = self._generation
             rows = self.db.execute("SELECT chunk_id, vector FROM sentences").fetchall()
             if rows:
                 owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -268,12 +340,27 @@ class Store:
                 index.add(matrix)
             else:
                 owners, index = np.zeros(0, dtype=np.int64), None
-            self._sentence_index = (generation, index, owners)
-            return self._sentence_index
+            loaded = (generation, index, owners)
+            if self._sentence_index is None or self._sentence_index[0] <= generation:
+                self._sentence_index = loaded
+            return loaded
 
     def vectors(self, chunk_ids: list[int]) -> np.ndarray:
-        """Stored vectors of the given chunks (for pseudo-relevance feedback)."""
-        return self._faiss.reconstruct(chunk_ids)
+        """Stored vectors of the given chunks, from this thread's generation (see ``reading``).
+
+        A chunk the generation lacks means the ids came from another generation: a
+        caller that did not hold one generation while it collected them.
+        """
+        generation, index = self._current()
+        try:
+            if index is None:
+                raise RuntimeError("no vectors")
+            return index.reconstruct(chunk_ids)
+        except RuntimeError as exc:
+            raise RagError(
+                f"The index in {self.dir} changed while it was read (generation {generation} "
+                "lacks some passages): try again."
+            ) from exc
 
     def lexical_search(
         self, question: str, depth: int, title_weight: float = 0.5
@@ -383,10 +470,10 @@ class Store:
 
     def faiss_ids(self) -> set[int]:
         """Every live id in the loaded FAISS index (for consistency checks)."""
-        self.refresh()
-        if self._faiss is None:
+        _, index = self._current()
+        if index is None:
             return set()
-        return set(self._faiss.ids().tolist())
+        return set(index.ids().tolist())
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

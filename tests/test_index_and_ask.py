@@ -258,5 +258,6 @@ def test_mmr_shows_less_alike_passages_and_keeps_the_best_first(seed_settings, p
     assert len(diverse) == len(plain) == 5
     assert diverse[0].chunk.chunk_id == plain[0].chunk.chunk_id  # the most relevant stays first
     assert [h.rank for h in diverse] == [1, 2, 3, 4, 5]
-    assert mean_pairwise_cosine(diverse) <= mean_pairwise_cosine(plain)
+    # Float32 sums in another order differ in the last digits (0.64476925 vs 0.64476919).
+    assert mean_pairwise_cosine(diverse) <= mean_pairwise_cosine(plain) + 1e-6
     assert [h.chunk.chunk_id for h in diverse] != [h.chunk.chunk_id for h in plain]
