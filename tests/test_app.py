@@ -23,7 +23,7 @@ from streamlit.testing.v1.element_tree import Block
 from rag.config import Settings
 from rag.indexing import sync
 from rag.store import CATALOG
-from rag.ui.ask_page import EXAMPLES
+from rag.ui.ask_page import EXAMPLES, UNEXPECTED
 from rag.ui.common import excerpt_bounds, highlighted, inert, load_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,6 +251,18 @@ def test_index_from_another_model_shows_rebuild(monkeypatch, seed_settings, seed
     assert len(at.error) == 1
     message = at.error[0].value
     assert "some-other-model@0123456789ab" in message and "rebuild" in message
+
+
+def test_an_unexpected_error_shows_a_message_not_a_traceback(
+    monkeypatch, seed_settings, seed_index, tmp_path
+):
+    """A fault that is no user mistake (here a table dropped from the catalog by hand)."""
+    index = copy_index(seed_settings.index_dir, tmp_path / "damaged")
+    with sqlite3.connect(index / CATALOG) as db:
+        db.execute("DROP TABLE sentences")
+    at = ask(open_app(monkeypatch, seed_settings.with_overrides(index_dir=index)), DURA)
+    assert [e.value for e in at.error] == [UNEXPECTED]
+    assert "Traceback" not in page_text(at) and "sentences" not in page_text(at)
 
 
 def test_hostile_document_renders_as_plain_text(monkeypatch, hostile_settings):

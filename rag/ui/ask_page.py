@@ -6,6 +6,7 @@ name) is rendered through :func:`rag.ui.common.inert`, never as Markdown or HTML
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,12 @@ EXAMPLES = (
     "How is tumoral calcinosis related to CREST syndrome?",
 )
 MAX_K = 20
+UNEXPECTED = (
+    "Something went wrong while answering, so there is no answer to show. Ask again; if it "
+    "happens again, re-index with `rag index` and tell the maintainer (the details are in "
+    "the app's log)."
+)
+log = logging.getLogger("rag")
 
 
 def render() -> None:
@@ -49,6 +56,10 @@ def render() -> None:
             answer = pipeline.ask(asked, k=k, filters=filters)
     except RagError as exc:
         st.error(str(exc), icon=":material/error:")
+        return
+    except Exception:  # noqa: BLE001 (a clinician gets a message, the log gets the traceback)
+        log.exception("answering %r failed", asked)
+        st.error(UNEXPECTED, icon=":material/error:")
         return
     show_answer(answer, filtered=filters.active)
 
