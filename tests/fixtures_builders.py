@@ -284,3 +284,51 @@ def index_problems(index_dir: Path) -> list[str]:
     if ids != chunks:
         problems.append(f"FAISS ids differ from chunk ids: {sorted(ids ^ chunks)[:10]}")
     return problems
+
+
+def glued_pdf(
+    paragraphs: list[str],
+    seed: int,
+    tight: float = 0.6,
+    kerned: bool = False,
+    loose: frozenset[int] = frozenset(),
+) -> bytes:
+    """A PDF whose words are set with no space characters between them.
+
+    Each word is placed at a computed x position (or, with ``kerned``, moved by a TJ
+    kerning offset as TeX does); on a "tight" line (share ``tight``) the gap is well
+    under a space, so text extraction reads the line's words run together. Paragraphs
+    numbered in ``loose`` are set with ordinary gaps.
+    """
+    import random
+
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas
+
+    rng = random.Random(seed)
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(595, 842))
+    font, size, y = "Helvetica", 10, 780.0
+    c.setFont(font, size)
+    name = c._doc.getInternalFontName(font)
+    for k, para in enumerate(paragraphs):
+        for line in wrap(para, 88):
+            glued = rng.random() < tight and k not in loose
+            gap = rng.uniform(0.2, 0.9) if glued else 2.8
+            if kerned:
+                parts = " ".join(f"({w}) {-gap * 1000 / size:.0f}" for w in line.split())
+                c._code.append(f"BT {name} {size} Tf 50 {y:.1f} Td [{parts}] TJ ET")
+            else:
+                x = 50.0
+                for w in line.split():
+                    c.drawString(x, y, w)
+                    x += stringWidth(w, font, size) + gap
+            y -= 13
+            if y < 60:
+                c.showPage()
+                c.setFont(font, size)
+                y = 780.0
+        y -= 8
+    c.showPage()
+    c.save()
+    return buf.getvalue()

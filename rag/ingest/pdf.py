@@ -4,7 +4,9 @@ Text comes from pypdf's layout mode, which places every glyph by its position on
 page; a two-column page then shows a gutter of blanks down the middle, and the page is
 read left column first, then right column (full-width lines such as a title or a
 figure spanning both columns stay where they are). Plain extraction follows the
-content stream, which many producers write line by line across both columns.
+content stream, which many producers write line by line across both columns. Words
+set closer than a space come out run together in either mode; they are split again
+by rag.ingest.words.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from rag.documents import Section
 from rag.errors import RagError
+from rag.ingest.words import repair_run_together
 
 _GUTTER = "   "  # a column gap is at least this wide in layout text
 _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
@@ -38,7 +41,7 @@ def load_pdf(path: Path, data: bytes) -> tuple[list[Section], dict]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _open_without_password(reader):
             raise RagError(f"{path.name}: the PDF is encrypted; save an unencrypted copy")
-        pages = [page_text(page) for page in reader.pages]
+        pages = repair_run_together([page_text(page) for page in reader.pages])
         info = reader.metadata or {}
     except RagError:
         raise
