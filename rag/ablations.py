@@ -39,8 +39,11 @@ CONFIGS: dict[str, dict] = {
     "lexical weight 1.5 in RRF": {"lexical_weight": 1.5},
     "score fusion instead of RRF": {"fusion": "score"},
     "dense pseudo-relevance feedback (3 passages)": {"dense_prf": 3},
-    "best-sentence re-ranking of the top 30": {"rerank_depth": 30},
-    "sentence-level dense search as a third ranking": {"sentence_search_weight": 0.5},
+    "best-sentence re-ranking of the top 30": {"rerank_depth": 30, "sentence_vectors": True},
+    "sentence-level dense search as a third ranking": {
+        "sentence_search_weight": 0.5,
+        "sentence_vectors": True,
+    },
     "MMR among passages (lambda 0.9)": {"mmr_lambda": 0.9},
     "no answer-type ordering": {"answer_type_depth": 0},
 }

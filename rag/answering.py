@@ -1,16 +1,17 @@
 """Extractive, cited answers: sentences quoted verbatim from retrieved passages, or abstain.
 
-Each candidate sentence is scored by cosine similarity to the question (the same
-embedding model as retrieval) plus the share of the question's content words it
-contains. When even the best sentence scores below ``abstain_threshold`` the answer
-says plainly that the indexed case reports do not answer, and the hits are shown as
-the closest passages.
+The quotable sentences of the top passages are judged by the answer reader
+(``rag.reader``), a cross-encoder that gives each the probability that it answers the
+question: the answer leads with the likeliest, adds others only where the reader judges
+that they answer too, and abstains when even the best is under the reader's calibrated
+threshold. With the reader off (``reader=false``, the ablation), sentences are scored as
+before it: cosine similarity to the question plus the share of question words they hold.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,13 +20,17 @@ from rag.chunking import quotable_sentences
 from rag.config import Settings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
+from rag.reader.model import Reader
 from rag.store import STOPWORDS, Store
 
 ABSTAIN_TEXT = "The indexed case reports do not answer this question."
 LEXICAL_WEIGHT = 0.3  # weight of question-word coverage next to cosine similarity
 RANK_PENALTY = 0.01  # per passage rank: prefer the better-retrieved passage on ties
 MERGE_SIMILARITY = 0.9  # two sentences this similar say the same thing: keep one
-KEEP_MARGIN = 0.08  # further sentences must score within this of the best
+MERGE_OVERLAP = 0.8  # the reader's path: two sentences sharing this share of words, too
+KEEP_MARGIN = 0.08  # further sentences must score within this of the best (reader off)
+RRF_K = 60  # reader re-ranking: the usual reciprocal rank fusion constant
+LIKELY = 0.7  # reader probability from which an answer "likely answers"
 ANSWER_PASSAGES = 5
 TYPE_BONUS = 0.1  # a sentence stating the fact the question asks for
 
@@ -50,37 +55,61 @@ def content_terms(text: str) -> set[str]:
     }
 
 
+def _same_content(a: Candidate, b: Candidate) -> bool:
+    """Two sentences that say the same thing (one is quoted, not both)."""
+    if a.vector is not None and b.vector is not None:
+        return float(a.vector @ b.vector) >= MERGE_SIMILARITY
+    ta, tb = content_terms(a.sentence), content_terms(b.sentence)
+    return len(ta & tb) >= MERGE_OVERLAP * min(len(ta), len(tb) or 1)
+
+
 def coverage(question_terms: set[str], sentence: str) -> float:
     if not question_terms:
         return 0.0
     return len(question_terms & content_terms(sentence)) / len(question_terms)
 
 
+def confidence_words(answer: Answer) -> str:
+    """The answer's confidence as a clinician reads it (the reader's probability)."""
+    if answer.abstained:
+        return "does not answer"
+    return "likely answers" if answer.confidence >= LIKELY else "may answer"
+
+
 class Answerer:
-    def __init__(self, embedder: Embedder, settings: Settings, store: Store | None = None):
+    def __init__(
+        self,
+        embedder: Embedder,
+        settings: Settings,
+        store: Store | None = None,
+        reader: Reader | None = None,
+    ):
         self.embedder = embedder
         self.settings = settings
         self.store = store
+        self.reader = reader
+
+    @property
+    def threshold(self) -> float:
+        if not self.reader:
+            return self.settings.abstain_threshold
+        return self.settings.reader_threshold or self.reader.threshold
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
-        """Quotable sentences of the top passages, with vectors (precomputed where indexed)."""
+        """Quotable sentences of the top passages (with stored vectors where indexed)."""
         top = hits[:ANSWER_PASSAGES]
-        stored = self.store.sentences(h.chunk.chunk_id for h in top) if self.store else {}
+        stored = {}
+        if self.store and not self.reader:
+            stored = self.store.sentences(h.chunk.chunk_id for h in top)
         out: list[Candidate] = []
-        missing: list[Candidate] = []
         for hit in top:
             rows = stored.get(hit.chunk.chunk_id)
             if rows:
                 out += [Candidate(hit, a, b, v) for a, b, v in rows]
             else:
-                spans = quotable_sentences(hit.chunk.text)
-                new = [Candidate(hit, sp.start, sp.end) for sp in spans]
-                out += new
-                missing += new
-        if missing:
-            vectors = self.embedder.encode([c.sentence for c in missing], progress=False)
-            for c, v in zip(missing, vectors, strict=True):
-                c.vector = v
+                out += [
+                    Candidate(hit, sp.start, sp.end) for sp in quotable_sentences(hit.chunk.text)
+                ]
         return out
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
@@ -92,16 +121,12 @@ class Answerer:
             return self._abstain(
                 question, hits, 0.0, f"None of the closest passages mentions {missing}."
             )
-        q = self.embedder.encode_query(question)
-        vectors = np.stack([c.vector for c in candidates])
-        similarity = vectors @ q
-        terms = content_terms(question)
-        for c, sim in zip(candidates, similarity, strict=True):
-            c.score = (
-                float(sim)
-                + LEXICAL_WEIGHT * coverage(terms, c.sentence)
-                - RANK_PENALTY * (c.hit.rank - 1)
-            )
+        if self.reader:
+            probabilities = self.reader.score(question, [c.sentence for c in candidates])
+            for c, p in zip(candidates, probabilities, strict=True):
+                c.score = float(p)
+        else:
+            self._similarity_scores(question, candidates)
         order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
         wanted = expected_type(question) if self.settings.answer_types else None
         if wanted:
@@ -110,24 +135,61 @@ class Answerer:
             if not stating:
                 reason = f"None of the closest passages states {wanted.phrase}."
                 return self._abstain(question, hits, candidates[order[0]].score, reason)
-            for i in stating:  # already in score order, and all lifted alike
-                candidates[i].score += TYPE_BONUS
-            order = stating + [i for i in order if i not in stating]
+            if not self.reader:
+                for i in stating:  # already in score order, and all lifted alike
+                    candidates[i].score += TYPE_BONUS
+                order = stating + [i for i in order if i not in stating]
         best = candidates[order[0]]
-        if best.score < self.settings.abstain_threshold:
-            reason = "No sentence of the closest passages matches the question closely enough."
+        if best.score < self.threshold:
+            reason = "No sentence of the closest passages answers the question closely enough."
             return self._abstain(question, hits, best.score, reason)
+        chosen = self._more(candidates, order)
+        return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
+
+    def rerank(self, question: str, hits: list[Hit], weight: float, k: int) -> list[Hit]:
+        """Hits re-ordered by reciprocal rank fusion of their retrieval rank and the rank of
+        their best sentence by the reader: a passage that holds an answer moves up."""
+        best = [
+            float(self.reader.score(question, [h.chunk.text[s.start : s.end] for s in spans]).max())
+            if (spans := quotable_sentences(h.chunk.text))
+            else 0.0
+            for h in hits
+        ]
+        by_reader = {i: r for r, i in enumerate(np.argsort([-b for b in best], kind="stable"), 1)}
+        fused = [1 / (RRF_K + h.rank) + weight / (RRF_K + by_reader[i]) for i, h in enumerate(hits)]
+        order = np.argsort([-f for f in fused], kind="stable")[:k]
+        return [replace(hits[i], rank=r) for r, i in enumerate(order, start=1)]
+
+    def _similarity_scores(self, question: str, candidates: list[Candidate]) -> None:
+        """The scoring without the reader: cosine to the question plus word coverage."""
+        missing = [c for c in candidates if c.vector is None]
+        if missing:
+            vectors = self.embedder.encode([c.sentence for c in missing], progress=False)
+            for c, v in zip(missing, vectors, strict=True):
+                c.vector = v
+        q = self.embedder.encode_query(question)
+        terms = content_terms(question)
+        for c in candidates:
+            c.score = (
+                float(c.vector @ q)
+                + LEXICAL_WEIGHT * coverage(terms, c.sentence)
+                - RANK_PENALTY * (c.hit.rank - 1)
+            )
+
+    def _more(self, candidates: list[Candidate], order: list[int]) -> list[int]:
+        """The best sentence, then others that answer too and do not repeat one chosen."""
+        best = candidates[order[0]].score
+        if self.reader:
+            floor = max(self.threshold, self.settings.reader_keep)
+        else:
+            floor = max(best - KEEP_MARGIN, self.threshold)
         chosen = [order[0]]
         for i in order[1:]:
-            if len(chosen) >= self.settings.max_answer_sentences:
+            if len(chosen) >= self.settings.max_answer_sentences or candidates[i].score < floor:
                 break
-            c = candidates[i]
-            if c.score < max(best.score - KEEP_MARGIN, self.settings.abstain_threshold):
-                break
-            if max(float(vectors[i] @ vectors[j]) for j in chosen) >= MERGE_SIMILARITY:
-                continue
-            chosen.append(i)
-        return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
+            if not any(_same_content(candidates[i], candidates[j]) for j in chosen):
+                chosen.append(i)
+        return chosen
 
     def _unnamed_drugs(self, question: str, hits: list[Hit]) -> str:
         """The drugs the question names ("a or b") when no passage it would quote names

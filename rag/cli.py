@@ -194,12 +194,15 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
 
 def answer_json(answer) -> dict:
     """The `rag ask --json` contract (see README)."""
+    from rag.answering import confidence_words
+
     return {
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
         "abstain_reason": answer.reason,
         "confidence": answer.confidence,
+        "confidence_words": confidence_words(answer),
         "citations": [
             {
                 "n": c.n,
@@ -228,11 +231,14 @@ def answer_json(answer) -> dict:
 
 
 def format_answer(answer) -> str:
+    from rag.answering import confidence_words
+
     lines = [f"Q: {answer.question}", ""]
     if answer.abstained:
         lines += [answer.text, answer.reason, "", "Closest passages:"]
     else:
-        lines += [textwrap.fill(answer.text, 100), "", "Sources:"]
+        lines += [textwrap.fill(answer.text, 100), "", f"Reader: {confidence_words(answer)}"]
+        lines += [f"(probability {answer.confidence:.2f})", "", "Sources:"]
     for h in answer.hits:
         page = f"p. {h.chunk.page_start}" if h.chunk.page_start else None
         where = " - ".join(x for x in (h.doc.display_title, h.chunk.section, page) if x)

@@ -37,7 +37,9 @@ class Settings:
     chunk_tokens: int = 200
     overlap_tokens: int = 40
     embed_prefix: bool = True  # embed "title. section." before the passage text
-    sentence_vectors: bool = True  # embed each sentence at index time (fast answers)
+    # Embed each sentence at index time: only the options that rank by sentence vectors
+    # (rerank_depth, sentence_search_weight) need them; the reader reads the text.
+    sentence_vectors: bool = False
     # Retrieval.
     k: int = 5
     mode: str = "hybrid"  # hybrid | dense | lexical
@@ -66,7 +68,14 @@ class Settings:
     mmr_lambda: float = 1.0
     mmr_pool: int = 20
     # Answering.
-    abstain_threshold: float = 0.45
+    reader: bool = True  # the trained answer reader judges sentences (rag/reader/)
+    reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
+    reader_keep: float = 0.5  # further sentences need at least this probability
+    # Passages re-ranked by fusing their retrieval rank with their best sentence's reader
+    # rank, over this many fused passages (0: off); the reader's rank weighs reader_weight.
+    reader_rerank_depth: int = 0
+    reader_weight: float = 1.0
+    abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
     max_answer_sentences: int = 3
 

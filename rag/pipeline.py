@@ -7,6 +7,7 @@ from rag.config import Settings
 from rag.documents import Answer, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.indexing import manifest_for
+from rag.reader.model import reader_for
 from rag.retrieval import Filters, Retriever
 from rag.store import Store
 
@@ -24,11 +25,15 @@ class Pipeline:
         self.store = Store(settings.index_dir, expected=manifest_for(settings))
         self.embedder = embedder or embedder_for(settings)
         self.retriever = Retriever(self.store, self.embedder, settings)
-        self.answerer = Answerer(self.embedder, settings, self.store)
+        self.answerer = Answerer(
+            self.embedder, settings, self.store, reader_for() if settings.reader else None
+        )
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
         self.embedder.encode(["warm up"], progress=False)
+        if self.answerer.reader:
+            self.answerer.reader.score("warm up", ["The reader loads its model once."])
         self.store.refresh()
 
     def search(
@@ -38,7 +43,12 @@ class Pipeline:
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> list[Hit]:
-        return self.retriever.search(question, k, filters, mode)
+        depth = self.settings.reader_rerank_depth
+        if not (depth and self.answerer.reader):
+            return self.retriever.search(question, k, filters, mode)
+        k = k or self.settings.k
+        hits = self.retriever.search(question, max(k, depth), filters, mode)
+        return self.answerer.rerank(question, hits, self.settings.reader_weight, k)
 
     def ask(
         self,

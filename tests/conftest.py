@@ -26,7 +26,11 @@ def seed_corpus(tmp_path_factory) -> Path:
 def seed_settings(seed_corpus, tmp_path_factory):
     from rag.config import load_settings
 
-    return load_settings(corpus_dir=seed_corpus, index_dir=tmp_path_factory.mktemp("index"))
+    # The shared index also stores sentence vectors (off by default), so that the options
+    # ranking by them are covered; test_reader.py checks an index built with the defaults.
+    return load_settings(
+        corpus_dir=seed_corpus, index_dir=tmp_path_factory.mktemp("index"), sentence_vectors=True
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from rag.answering import confidence_words
 from rag.documents import Answer, DocInfo, Hit
 from rag.errors import RagError
 from rag.pipeline import Pipeline
@@ -183,7 +184,7 @@ def show_answer(answer: Answer, filtered: bool = False) -> None:
     st.markdown(f'<div class="cq-answer">{answer_html(answer)}</div>', unsafe_allow_html=True)
     st.caption(
         f"Quoted from {len(cited)} passage{'s' if len(cited) != 1 else ''} · "
-        f"match score {answer.confidence:.2f}"
+        f"{confidence_words(answer)} (reader probability {answer.confidence:.2f})"
     )
     st.subheader("Sources")
     for n, hit, spans in cited:

@@ -1,0 +1,115 @@
+"""The answer reader: its training command, the shipped model, and abstention by threshold.
+
+The hand-made examples below are in no gold set and no training set: each pairs the
+sentence that answers with a sentence on the same topic that does not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answering import ABSTAIN_TEXT, Answerer, confidence_words
+from rag.config import Settings
+from rag.documents import Chunk, Hit
+from rag.reader.model import reader_for
+
+SAME_TOPIC = [
+    (
+        "Which antibiotic was started for the cellulitis?",
+        "Intravenous cefazolin was started for the cellulitis of the left leg.",
+        "The cellulitis of the left leg had spread over two days before admission.",
+    ),
+    (
+        "How was the tibial fracture fixed?",
+        "The tibial fracture was fixed with an intramedullary nail on the second day.",
+        "The tibial fracture was first seen on a radiograph in the emergency department.",
+    ),
+    (
+        "What did the lumbar puncture show?",
+        "The lumbar puncture showed a lymphocytic pleocytosis with a raised protein.",
+        "A lumbar puncture was planned after the head CT had excluded a mass.",
+    ),
+    (
+        "How long after surgery did the wound infection appear?",
+        "A wound infection appeared nine days after the surgery.",
+        "The surgery was performed through a midline incision under general anaesthesia.",
+    ),
+    (
+        "Why was warfarin stopped?",
+        "Warfarin was stopped because of a large retroperitoneal haematoma.",
+        "Warfarin had been prescribed for atrial fibrillation for six years.",
+    ),
+    (
+        "What was the patient's haemoglobin on admission?",
+        "On admission her haemoglobin was 7.2 g/dL.",
+        "She was admitted to the medical ward for further investigation of her anaemia.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "near_miss"), SAME_TOPIC)
+def test_shipped_reader_ranks_the_answer_above_a_same_topic_sentence(question, answer, near_miss):
+    p_answer, p_near = reader_for().score(question, [answer, near_miss])
+    assert p_answer > p_near
+
+
+def _hit(text: str, rank: int = 1) -> Hit:
+    chunk = Chunk("doc", rank, text, None, None, None, 0, len(text), 0, chunk_id=rank)
+    return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
+
+
+def test_abstention_follows_the_calibrated_threshold():
+    reader = reader_for()
+    question, answer, near_miss = SAME_TOPIC[0]
+    hits = [_hit(f"{near_miss} {answer}")]
+    best = float(reader.score(question, [answer, near_miss]).max())
+    calibrated = Answerer(None, Settings(reader_threshold=0.0), reader=reader)
+    assert (
+        calibrated.threshold
+        == json.loads((reader.model_dir / "calibration.json").read_text())["threshold"]
+    )
+
+    above = Answerer(None, Settings(reader_threshold=best + 0.01), reader=reader)
+    abstained = above.answer(question, hits)
+    assert abstained.abstained and abstained.text == ABSTAIN_TEXT and not abstained.citations
+    assert confidence_words(abstained) == "does not answer"
+
+    below = Answerer(None, Settings(reader_threshold=best - 0.01), reader=reader)
+    answered = below.answer(question, hits)
+    assert not answered.abstained
+    assert answered.citations[0].sentence == answer
+    assert answered.confidence == pytest.approx(best, abs=1e-3)
+
+
+def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
+    from rag.reader import train
+
+    out = tmp_path / "model"
+    train.main(
+        ["--limit", "30", "--max-steps", "2", "--batch", "4", "--out", str(out),
+         "--work-dir", str(tmp_path / "work"), "--threads", "1"]
+    )  # fmt: skip
+    report = json.loads((out / "training.json").read_text())
+    assert report["steps"] == 2 and report["train_pairs"] == 8
+    assert (out / "MODEL_CARD.md").read_text().count("validation") >= 1
+    trained = reader_for(out)
+    assert 0.0 <= trained.threshold <= 1.0
+    assert trained.score("What was given?", ["Aspirin was given.", "It rained."]).shape == (2,)
+
+
+def test_default_index_stores_no_sentence_vectors_and_the_reader_answers(seed_corpus, tmp_path):
+    from fixtures_builders import count_rows
+
+    from rag.config import load_settings
+    from rag.indexing import sync
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index")
+    report = sync([seed_corpus], settings)
+    assert (
+        report.chunks > 0 and count_rows(settings.index_dir, "SELECT count(*) FROM sentences") == 0
+    )
+    answer = Pipeline(settings).ask("Which suture closed the dural tear?")
+    assert not answer.abstained and "5-0 Prolene" in answer.citations[0].sentence
