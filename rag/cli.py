@@ -12,6 +12,7 @@ import logging
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 from rag.config import load_settings
@@ -21,13 +22,11 @@ from rag.errors import RagError
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "verbose", False):
-        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-        logging.getLogger("rag").setLevel(logging.DEBUG)
+    quiet_stderr(getattr(args, "verbose", False))
     try:
         return args.run(args) or 0
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -35,6 +34,29 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `rag ask ... | head`
         sys.stderr.close()
         return 0
+
+
+def quiet_stderr(verbose: bool) -> None:
+    """Only errors reach stderr unless ``-v``: the libraries' INFO and WARNING lines stay out.
+
+    Installing the root handler first matters: the ``abbreviations`` package calls
+    ``logging.basicConfig(level=INFO)`` when imported, which does nothing once one exists.
+    """
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(logging.WARNING if verbose else logging.ERROR)
+    if verbose:
+        logging.getLogger("rag").setLevel(logging.DEBUG)
+    else:
+        warnings.simplefilter("ignore")
+
+
+def one_line(message: str) -> str:
+    """An error message safe to print after ``error:``: non-printable characters escaped,
+    and any further lines (a child's output, say) indented under it, so no name in it can
+    start a line of its own."""
+    from rag.ingest import printable
+
+    return "\n  ".join(printable(line) for line in message.splitlines() or [""])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +136,7 @@ def settings_from(args: argparse.Namespace):
 
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.indexing import sync
+    from rag.ingest import printable
 
     settings = settings_from(args)
     paths = args.paths or [settings.corpus_dir]
@@ -135,7 +158,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"{report.chunks_embedded} chunks embedded) in {report.seconds:.1f} s"
     )
     for path, reason in report.failed:
-        print(f"skipped {path}: {reason}")
+        print(f"skipped {printable(path)}: {printable(reason)}")
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        print(
+            f"error: none of the {len(report.failed)} files could be indexed (see the reasons "
+            "above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -232,6 +262,7 @@ def answer_json(answer) -> dict:
 
 def format_answer(answer) -> str:
     from rag.answering import confidence_words
+    from rag.ingest import printable
 
     lines = [f"Q: {answer.question}", ""]
     if answer.abstained:
@@ -242,6 +273,7 @@ def format_answer(answer) -> str:
     for h in answer.hits:
         page = f"p. {h.chunk.page_start}" if h.chunk.page_start else None
         where = " - ".join(x for x in (h.doc.display_title, h.chunk.section, page) if x)
+        where = printable(where)
         lines.append(f"[{h.rank}] {where} (score {h.score:.4f})")
         lines.append(textwrap.indent(textwrap.fill(h.chunk.text, 96), "    "))
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from rag.errors import RagError
 from rag.ingest import (
     check_size,
     doc_id_for,
+    is_empty,
     load_document,
     merged_metadata,
     read_blocks,
@@ -78,19 +79,44 @@ def manifest_for(settings: Settings, backend: str | None = None) -> Manifest:
     )
 
 
-def list_files(paths: Iterable[Path]) -> list[Path]:
-    """Every file under the given paths (hidden files and the metadata catalog aside)."""
+def list_files(paths: Iterable[Path], skipped: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Every file under the given paths (hidden files and the metadata catalog aside).
+
+    Only the folder itself is read: a link in it that points out of it (to a file
+    elsewhere, a system file) is not followed but added to ``skipped`` with the reason.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
+            root = path.resolve()
             for f in sorted(path.rglob("*")):
-                if f.is_file() and not f.name.startswith(".") and f.name != CATALOG_NAME:
+                if f.name.startswith(".") or f.name == CATALOG_NAME:
+                    continue
+                reason = _link_problem(f, root)
+                if reason:
+                    if skipped is not None:
+                        skipped.append((str(f), reason))
+                elif f.is_file():
                     files.append(f)
         elif path.is_file():
             files.append(path)
         else:
             raise RagError(f"{path}: no such file or folder")
     return files
+
+
+def _link_problem(path: Path, root: Path) -> str | None:
+    """Why a link under ``root`` is not followed, or None (not a link, or one inside).
+
+    Folders are not descended through links (``rglob``), so only the entry itself can be one.
+    """
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    if target == root or root in target.parents:
+        return None if target.exists() else "a broken link (its target does not exist)"
+    kind = "folder" if target.is_dir() else "file"
+    return f"a link to a {kind} outside the corpus folder; links out of it are not followed"
 
 
 def chunk_texts_for_embedding(doc: Document, chunks: list[Chunk], settings: Settings) -> list[str]:
@@ -126,7 +152,7 @@ def sync(
     report = SyncReport()
     tell = progress or (lambda stage, done, total: None)
     paths = [p.resolve() for p in paths]
-    files = list_files(paths)
+    files = list_files(paths, report.failed)
     catalog: dict[str, dict] = {}
     for folder in {p if p.is_dir() else p.parent for p in paths}:
         catalog.update(read_catalog(folder))
@@ -209,14 +235,17 @@ def _hash_files(
             continue
         try:
             check_size(f, f.stat().st_size)
-            digest = sha256(f.read_bytes())
+            data = f.read_bytes()
         except RagError as exc:
             report.failed.append((str(f), _reason(exc, f)))
             continue
         except OSError as exc:
             report.failed.append((str(f), f"cannot read ({exc.strerror})"))
             continue
-        groups.setdefault(digest, []).append(f)
+        if is_empty(data):  # two empty files share a hash, but neither is a duplicate
+            report.failed.append((str(f), "the file is empty"))
+            continue
+        groups.setdefault(sha256(data), []).append(f)
     tell("scanning", len(files), len(files))
     chosen: dict[str, Path] = {}
     for digest, group in groups.items():

@@ -22,6 +22,7 @@ from fixtures_builders import (
 
 from rag.config import load_settings
 from rag.indexing import sync
+from rag.ingest import MAX_FILE_BYTES
 from rag.store import Store
 
 ARTICLE_DOI = "10.5555/jicr.2019.0301"
@@ -60,6 +61,7 @@ GOUT_PAGE = f"""<html><head><meta name="citation_title" content="{GOUT_TITLE}">
 finger that had been present for twelve months and was thought to be a tumour of the tendon
 sheath.</p><p>At surgery the lesion contained white chalky material, and polarised light
 microscopy showed needle-shaped negatively birefringent crystals.</p></article></body></html>"""
+OUTSIDE = "OUTSIDESECRET"  # a word only the file outside the corpus holds
 GOOD = ["good_one.txt", "good_two.md", "owner_locked.pdf", "windows.txt", "latin.txt"]
 
 
@@ -84,6 +86,15 @@ def build_folder(folder: Path) -> None:
     (folder / "scan.pdf").write_bytes(image_only_pdf())
     with open(folder / "huge.txt", "wb") as f:  # sparse: 51 MB on paper, nothing on disk
         f.truncate(51 * 2**20)
+    with open(folder / "one_byte_over.txt", "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    (folder / "empty_too.txt").write_bytes(b"")  # the same (no) bytes as empty.pdf
+    # Links out of the corpus: to a case report elsewhere, and to a system file.
+    secret = folder.parent / "outside.txt"
+    secret.write_text(f"{OUTSIDE} {case_text(6)}", encoding="utf-8")
+    (folder / "linked.txt").symlink_to(secret)
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "elsewhere").symlink_to(folder.parent, target_is_directory=True)
     (folder / "notes.docx").write_bytes(b"PK\x03\x04 word document")
     (folder / "binary.txt").write_bytes(os.urandom(4096))
     (folder / "broken.xml").write_text("<article><front><article-meta>", encoding="utf-8")
@@ -129,7 +140,12 @@ CASES = {
     "empty.txt": "the file is empty",
     "empty.pdf": "the file is empty",
     "scan.pdf": "the PDF has no text layer (scanned images?); run OCR first",
-    "huge.txt": "too large (51 MB; the limit is 50 MB)",
+    "huge.txt": "too large (53,477,376 bytes; the limit is 50 MB, 52,428,800 bytes)",
+    "one_byte_over.txt": "too large (52,428,801 bytes; the limit is 50 MB, 52,428,800 bytes)",
+    "empty_too.txt": "the file is empty",
+    "linked.txt": "a link to a file outside the corpus folder; links out of it are not followed",
+    "passwd.txt": "a link to a file outside the corpus folder; links out of it are not followed",
+    "elsewhere": "a link to a folder outside the corpus folder; links out of it are not followed",
     "notes.docx": "unsupported format '.docx'",
     "binary.txt": "looks like a binary file, not text",
     "broken.xml": "not well-formed XML",
@@ -166,6 +182,13 @@ def test_nothing_else_failed_and_the_index_is_sound(indexed):
     assert {Path(p).name for p, _ in report.failed} == set(CASES)
     assert sorted(docs) == sorted([*GOOD, "lithium.nxml", "bartonella.txt", "gout.nxml"])
     assert report.documents == len(docs) and index_problems(settings.index_dir) == []
+
+
+def test_nothing_outside_the_corpus_was_read(indexed):
+    settings, _, _ = indexed
+    store = Store(settings.index_dir)
+    text = " ".join(c.text for c, _ in store.chunks(range(1, 1000)).values())
+    assert OUTSIDE not in text and "root:" not in text
 
 
 def test_non_utf8_text_is_decoded(indexed):

@@ -46,10 +46,41 @@ def doc_id_for(path: Path) -> str:
 def check_size(path: Path, size: int) -> None:
     """Refuse files over the limit before anything reads them into memory."""
     if size > MAX_FILE_BYTES:
-        raise RagError(
-            f"{path.name}: too large ({size / 2**20:.0f} MB; the limit is "
-            f"{MAX_FILE_BYTES // 2**20} MB)"
-        )
+        raise RagError(f"{path.name}: {too_large(size)}")
+
+
+def too_large(size: int) -> str:
+    """The reason for refusing ``size`` bytes, in bytes: "51 MB; the limit is 50 MB" would
+    hide that the file is one byte over."""
+    return (
+        f"too large ({size:,} bytes; the limit is {MAX_FILE_BYTES // 2**20} MB, "
+        f"{MAX_FILE_BYTES:,} bytes)"
+    )
+
+
+def is_empty(data: bytes) -> bool:
+    """No bytes, or only whitespace: nothing to index (and not a duplicate of another)."""
+    return not data.strip()
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped as Python writes it.
+
+    File names come from anyone who can drop a file into the corpus: a newline in one
+    would start a forged line of output, and a right-to-left override would show
+    ``report<U+202E>txt.exe`` as ``reportexe.txt``. Ordinary spaces stay.
+    """
+    return "".join(c if c.isprintable() else _escaped(c) for c in str(text))
+
+
+def _escaped(c: str) -> str:
+    code = ord(c)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c)
+    if named:
+        return named
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def read_blocks(path: Path) -> tuple[bytes, list[Section], dict]:
@@ -62,7 +93,7 @@ def read_blocks(path: Path) -> tuple[bytes, list[Section], dict]:
         data = path.read_bytes()
     except OSError as exc:
         raise RagError(f"{path.name}: cannot read ({exc.strerror})") from exc
-    if not data.strip():
+    if is_empty(data):
         raise RagError(f"{path.name}: the file is empty")
     try:
         blocks, meta = loader(path, data)
