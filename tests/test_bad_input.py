@@ -6,6 +6,7 @@ SQLite) indexes it, and each case checks its own message and that the good files
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -62,7 +63,30 @@ finger that had been present for twelve months and was thought to be a tumour of
 sheath.</p><p>At surgery the lesion contained white chalky material, and polarised light
 microscopy showed needle-shaped negatively birefringent crystals.</p></article></body></html>"""
 OUTSIDE = "OUTSIDESECRET"  # a word only the file outside the corpus holds
-GOOD = ["good_one.txt", "good_two.md", "owner_locked.pdf", "windows.txt", "latin.txt"]
+GOOD = [
+    "good_one.txt",
+    "good_two.md",
+    "owner_locked.pdf",
+    "aes_open.pdf",
+    "windows.txt",
+    "latin.txt",
+]
+
+
+def aes_encrypted_pdf(plain: bytes, user_password: str) -> bytes:
+    """AES-256, as current PDF writers encrypt; pypdf needs `cryptography` for it.
+
+    An empty user password opens the file freely (it is locked against editing only).
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(plain)).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password, owner_password="owner", algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def build_folder(folder: Path) -> None:
@@ -73,6 +97,11 @@ def build_folder(folder: Path) -> None:
         [[(56, 760 - 14 * n, line, 10) for n, line in enumerate(wrap(case_text(3), 80))]]
     )
     (folder / "owner_locked.pdf").write_bytes(encrypted_pdf(plain, user_password=""))
+    aes = pdf_bytes(
+        [[(56, 760 - 14 * n, line, 10) for n, line in enumerate(wrap(case_text(7), 80))]]
+    )
+    (folder / "aes_open.pdf").write_bytes(aes_encrypted_pdf(aes, user_password=""))
+    (folder / "aes_locked.pdf").write_bytes(aes_encrypted_pdf(aes, user_password="secret"))
     windows = "A 70-year-old man’s “stiff” knee – a café owner – was aspirated."
     (folder / "windows.txt").write_bytes(f"{windows} {case_text(4)}".encode("cp1252"))
     # Byte 0x81 is undefined in cp1252: the file can only be Latin-1.
@@ -135,6 +164,7 @@ def build_folder(folder: Path) -> None:
 
 CASES = {
     "locked.pdf": "the PDF is encrypted; save an unencrypted copy",
+    "aes_locked.pdf": "the PDF is encrypted; save an unencrypted copy",
     "corrupt.pdf": "not a readable PDF",
     "renamed.pdf": "not a PDF file (no %PDF header)",
     "empty.txt": "the file is empty",
@@ -189,6 +219,14 @@ def test_nothing_outside_the_corpus_was_read(indexed):
     store = Store(settings.index_dir)
     text = " ".join(c.text for c, _ in store.chunks(range(1, 1000)).values())
     assert OUTSIDE not in text and "root:" not in text
+
+
+def test_an_aes_encrypted_pdf_that_opens_without_a_password_is_read(indexed):
+    _, _, docs = indexed
+    store = Store(indexed[0].index_dir)
+    ids = store.chunk_ids_for_docs([docs["aes_open.pdf"].doc_id])
+    text = " ".join(c.text for c, _ in store.chunks(ids).values())
+    assert "presented with" in text and "Investigations revealed" in text
 
 
 def test_non_utf8_text_is_decoded(indexed):
