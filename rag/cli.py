@@ -102,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what the index holds")
     p.set_defaults(run=cmd_status)
 
+    from rag.cases_cli import add_case_parsers
     from rag.eval_cli import add_eval_parser
 
     add_eval_parser(sub, common)
+    add_case_parsers(sub, common)
 
     p = sub.add_parser(
         "bench", help="performance benchmarks (rag bench run|encode|ndcg|report --help)"

@@ -40,6 +40,7 @@ class Settings:
     # Embed each sentence at index time: only the options that rank by sentence vectors
     # (rerank_depth, sentence_search_weight) need them; the reader reads the text.
     sentence_vectors: bool = False
+    case_cards: bool = False  # read each case report's card at index time (rag/cards.py)
     # Retrieval.
     k: int = 5
     mode: str = "hybrid"  # hybrid | dense | lexical

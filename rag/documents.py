@@ -108,3 +108,23 @@ class Answer:
     citations: list[Citation]
     hits: list[Hit]
     reason: str = ""  # why it abstained, in words a clinician reads
+
+
+@dataclass
+class CardField:
+    """One field of a case card: a normalised value where one applies (age in years,
+    sex, spinal levels) and the report's sentence that states it."""
+
+    value: str | int | None
+    quote: str
+
+
+@dataclass
+class CaseCard:
+    """A case report read as a patient: fields that the report states, None otherwise."""
+
+    doc_id: str
+    title: str
+    patient: int = 1
+    several: bool = False  # the report describes several patients it does not separate
+    fields: dict[str, CardField | None] = field(default_factory=dict)

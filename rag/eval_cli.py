@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import fields
@@ -33,6 +34,11 @@ def add_eval_parser(sub, common) -> None:
     p.add_argument("gold", nargs="?", type=Path, help="gold set, one JSON question per line")
     p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR folder instead of a gold set")
     p.add_argument("--split", help="qrels split of the BEIR folder (default: its only one)")
+    p.add_argument("--cards", type=Path, metavar="GOLD", help="score case cards on gold cards")
+    p.add_argument(
+        "--similar", type=Path, metavar="FILE",
+        help='score similar cases on {"id", "summary", "doc_id"} lines',
+    )  # fmt: skip
     p.add_argument(
         "--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
         help="print metric deltas B - A with a paired significance test",
@@ -56,9 +62,10 @@ def add_eval_parser(sub, common) -> None:
     )  # fmt: skip
     g = p.add_argument_group("what to run")
     g.add_argument(
-        "--corpus", type=Path,
+        "--corpus", type=Path, action="append",
         help="gold sets: evaluate on a cached index of this folder instead of --index "
-        "(implied by --chunk-tokens/--overlap-tokens, with the configured corpus)",
+        "(implied by --chunk-tokens/--overlap-tokens, with the configured corpus); "
+        "repeat it to index several folders together",
     )  # fmt: skip
     g.add_argument("--cache", type=Path, help="where built indexes are kept (default eval/cache)")
     g.add_argument("--no-answer", action="store_true", help="gold sets: score retrieval only")
@@ -149,6 +156,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = [evaluation.EvalResult.load(p) for p in args.table]
         print(evaluation.markdown_table(results))
         return 0
+    if args.cards or args.similar:
+        return cmd_cases(args)
     if (args.gold is None) == (args.beir is None):
         raise RagError("give a gold set FILE.jsonl or --beir DIR (or --compare A.json B.json)")
     settings = eval_settings(args)
@@ -158,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.beir, settings, args.split, args.cache, args.limit, progress
         )
     else:
-        corpus = args.corpus
+        corpus = args.corpus[0] if args.corpus and len(args.corpus) == 1 else args.corpus
         if corpus is None and (args.chunk_tokens or args.overlap_tokens is not None):
             corpus = settings.corpus_dir
         result = evaluation.run_gold(
@@ -175,4 +184,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.trec:
         result.write_trec(args.trec)
         print(f"wrote {args.trec}")
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from rag.card_eval import format_card_score, run_cases
+
+    kind, path = ("cards", args.cards) if args.cards else ("similar", args.similar)
+    progress = None if args.quiet else ProgressPrinter()
+    result = run_cases(kind, path, eval_settings(args), args.corpus or [], args.cache, progress)
+    if kind == "cards":
+        print(format_card_score(result))
+        if args.json:
+            args.json.write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n")
+    else:
+        print(
+            f"summaries {result['summaries']}: first {result['first']:.1%}, "
+            f"top 3 {result['top3']:.1%}"
+        )
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -661,13 +661,14 @@ def run_gold(
 
 
 def corpus_index(
-    corpus: Path,
+    corpus: Path | list[Path],
     settings: Settings,
     cache_root: Path | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
 ) -> Settings:
-    """Settings for an index of ``corpus`` cached per chunking and model, synced on each use."""
+    """Settings for an index of ``corpus`` (one folder or several) cached per chunking and
+    model, synced on each use."""
     import hashlib
     from dataclasses import replace
 
@@ -675,11 +676,13 @@ def corpus_index(
     from rag.embedding import model_id
     from rag.indexing import sync
 
-    if not corpus.is_dir():
-        raise RagError(f"{corpus}: no such folder")
+    folders = [Path(c) for c in (corpus if isinstance(corpus, list) else [corpus])]
+    for folder in folders:
+        if not folder.is_dir():
+            raise RagError(f"{folder}: no such folder")
     key = json.dumps(
         [
-            str(corpus.resolve()),
+            *(str(f.resolve()) for f in folders),
             model_id(settings.model_path),
             settings.chunk_tokens,
             settings.overlap_tokens,
@@ -691,10 +694,10 @@ def corpus_index(
     folder = Path(cache_root or DEFAULT_CACHE) / (
         f"corpus-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     )
-    indexed = replace(settings, index_dir=folder, corpus_dir=corpus)
-    report = sync([corpus], indexed, embedder=embedder, progress=progress)
+    indexed = replace(settings, index_dir=folder, corpus_dir=folders[0])
+    report = sync(folders, indexed, embedder=embedder, progress=progress)
     if report.failed and not report.documents:
-        raise RagError(f"{corpus}: nothing could be indexed ({report.failed[0][1]})")
+        raise RagError(f"{folders[0]}: nothing could be indexed ({report.failed[0][1]})")
     return indexed
 
 

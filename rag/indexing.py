@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.cards import stage_cards
 from rag.chunking import TokenCounter, chunk_document, embed_prefix, quotable_sentences
 from rag.config import Settings
 from rag.documents import Chunk, DocInfo, Document, Section
@@ -214,6 +215,8 @@ def sync(
                 doc, chunks, vectors[start:end], keys, sentence_rows[start:end], keys & common
             )
             start = end
+        if settings.case_cards:
+            stage_cards(writer, [(d, c) for d, c, _, _ in staged], tell)
         tell("committing", 0, 1)
         writer.commit()
         tell("committing", 1, 1)

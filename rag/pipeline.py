@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from rag.answering import Answerer
 from rag.config import Settings
-from rag.documents import Answer, Hit
+from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
+from rag.errors import RagError
 from rag.indexing import manifest_for
 from rag.reader.model import reader_for
 from rag.retrieval import Filters, Retriever
+from rag.similar import Match, passage_similarity, rank_cases, summary_card
 from rag.store import Store
 
 
@@ -49,6 +51,21 @@ class Pipeline:
         k = k or self.settings.k
         hits = self.retriever.search(question, max(k, depth), filters, mode)
         return self.answerer.rerank(question, hits, self.settings.reader_weight, k)
+
+    def cards(self, doc_ids: list[str] | None = None) -> list[CaseCard]:
+        """The case cards read at index time (all, or of these documents)."""
+        return self.store.cards(doc_ids)
+
+    def similar(self, summary: str, k: int = 10) -> tuple[CaseCard, list[Match]]:
+        """The case reports that best match a patient summary, with the fields that agree."""
+        summary = (summary or "").strip()
+        if not summary:
+            raise RagError("The patient summary is empty: paste a few sentences about the patient.")
+        reader = self.answerer.reader or reader_for()
+        query = summary_card(summary, reader)
+        vector = self.embedder.encode_query(summary)
+        similarity = passage_similarity(self.store, vector)
+        return query, rank_cases(summary, query, self.store.cards(), similarity)[:k]
 
     def ask(
         self,

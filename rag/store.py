@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.documents import Chunk, DocInfo, Document
+from rag.card_store import CARDS_SCHEMA, read_cards, write_cards
+from rag.documents import CaseCard, Chunk, DocInfo, Document
 from rag.errors import RagError
 from rag.vector_index import VectorIndex, prepare
 
@@ -443,6 +444,9 @@ class Store:
             out.setdefault(chunk_id, []).append((start, end, vector))
         return out
 
+    def cards(self, doc_ids: Iterable[str] | None = None) -> list[CaseCard]:
+        return read_cards(self.db, doc_ids)
+
     def documents(self) -> list[DocInfo]:
         rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.doc_id")
         return [doc_info(r) for r in rows]
@@ -497,6 +501,17 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 def faiss_path(index_dir: Path, generation: int) -> Path:
     return index_dir / f"vectors.{generation}.faiss"
 
@@ -544,9 +559,10 @@ class Writer:
         self._removals: list[str] = []
         self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str], list, list]] = []
         self._renames: list[tuple[str, Document]] = []
+        self._cards: list[tuple[str, list[CaseCard], str]] = []
 
     def _open(self, manifest: Manifest, rebuild: bool) -> None:
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + CARDS_SCHEMA)
         self._migrate()
         values = dict(self.db.execute("SELECT key, value FROM manifest"))
         self.generation = int(values.get("generation", 0))
@@ -611,6 +627,15 @@ class Writer:
             (doc, chunks, vectors, sorted(line_keys), sentences or [], sorted(common_keys))
         )
 
+    @property
+    def removing(self) -> set[str]:
+        """Documents staged for removal."""
+        return set(self._removals)
+
+    def set_cards(self, doc_id: str, cards: list[CaseCard], reader: str) -> None:
+        """Stage a document's case cards (none: it presents no patient), read by ``reader``."""
+        self._cards.append((doc_id, cards, reader))
+
     def update_source(self, old_doc_id: str, doc: Document) -> None:
         """A renamed or re-described file whose content is unchanged: no re-embedding."""
         self._renames.append((old_doc_id, doc))
@@ -623,6 +648,10 @@ class Writer:
         """
         nothing = not (self._removals or self._additions or self._renames)
         if nothing and not self.rebuild and self.generation > 0:
+            if self._cards:  # cards alone change no vector: no new generation
+                with _transaction(self.db):
+                    write_cards(self.db, self._cards)
+                self._cards.clear()
             return self.generation
         previous = faiss_path(self.dir, self.generation)
         if self.rebuild or self.generation == 0:
@@ -662,6 +691,7 @@ class Writer:
                 if len(ids):
                     new_ids.append(np.array(ids, dtype=np.int64))
                     new_vectors.append(vectors)
+            write_cards(db, self._cards)
             # One add: the type is chosen for the final size (and IVF-PQ trains on all of it).
             added = sum(len(i) for i in new_ids)
             index = prepare(
@@ -698,6 +728,7 @@ class Writer:
         self._removals.clear()
         self._additions.clear()
         self._renames.clear()
+        self._cards.clear()
         self.rebuild = False
         return generation
 

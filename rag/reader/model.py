@@ -9,6 +9,7 @@ a candidate's probability can move in the third decimal with its batch mates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from functools import cached_property
@@ -55,6 +56,16 @@ class Reader:
         tokenizer.no_padding()
         tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
         return tokenizer
+
+    @cached_property
+    def version(self) -> str:
+        """A fingerprint of the weights and threshold: cards read by another reader are
+        read again."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        calibration = self.model_dir / "calibration.json"
+        if calibration.exists():
+            digest.update(calibration.read_bytes())
+        return digest.hexdigest()[:16]
 
     @cached_property
     def threshold(self) -> float:

@@ -1,0 +1,181 @@
+"""Case cards: a case report read as a patient, in cited fields.
+
+Age and sex come from patterns ("A 57-year-old female"); the other fields are questions
+put to the answer reader over the report's own sentences about its patient, and a field
+stays empty unless the reader judges that a sentence answers it: a guess is worse than a
+blank. Sentences about other patients (the literature, earlier cases, tables of them)
+are never quoted. A report whose text separates its patients ("Case 1", "Case 2") gets
+one card per patient.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.card_store import stored_chunks, unread_documents
+from rag.chunking import split_sentences
+from rag.documents import CardField, CaseCard, Chunk, Document
+from rag.reader.model import Reader, reader_for
+
+FIELDS = (
+    "age",
+    "sex",
+    "complaint",
+    "diagnosis",
+    "site",
+    "history",
+    "investigations",
+    "treatment",
+    "complications",
+    "outcome",
+)
+# The question the reader answers for each field, about the report's own patient.
+QUESTIONS = {
+    "complaint": "What symptoms did the patient present with?",
+    "diagnosis": "What was the patient diagnosed with?",
+    "site": "Where in the body was the patient's lesion?",
+    "history": "What was the patient's past medical history?",
+    "investigations": "What did the patient's imaging or laboratory tests show?",
+    "treatment": "How was the patient treated?",
+    "complications": "What complication did the patient develop?",
+    "outcome": "How was the patient at follow-up?",
+}
+AGE = re.compile(
+    r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\b(\d{1,3}) years? of age\b", re.I
+)
+_FEMALE_NOUNS = "woman|female|girl|lady|mother|sister|daughter|wife|aunt|niece|primigravida"
+_MALE_NOUNS = "man|male|boy|gentleman|father|brother|son|husband|uncle|nephew"
+FEMALE = re.compile(rf"\b({_FEMALE_NOUNS}|she|her|hers)\b", re.I)
+MALE = re.compile(rf"\b({_MALE_NOUNS}|he|his|him)\b", re.I)
+SEX_NOUN = re.compile(rf"\b({_FEMALE_NOUNS}|{_MALE_NOUNS})\b", re.I)
+SPINAL_LEVEL = re.compile(r"\b[CTLS]\d{1,2}(?:\s*[-–/]\s*[CTLS]?\d{1,2})?\b")
+A_PATIENT = re.compile(r"\b(?:our|the|this|a) patient\b|\bpresented\b", re.I)
+PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
+# What a sentence about other patients or the literature looks like.
+OTHER_PATIENTS = re.compile(
+    r"\bet al\b|\breported\b|\bliterature\b|\bprevious(?:ly)?\b|\bstud(?:y|ies)\b|\bcases\b"
+    r"|\bseries\b|\breview\b|\bprior\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)",
+    re.I,
+)
+NOT_THE_CASE = re.compile(
+    r"discussion|introduction|background|literature|conclusion|reference", re.I
+)
+
+
+def document_sentences(chunks: list[Chunk]) -> list[tuple[str | None, str]]:
+    """(section, sentence) in reading order, each sentence once despite chunk overlap."""
+    seen: set[int] = set()
+    out: list[tuple[str | None, str]] = []
+    for chunk in sorted(chunks, key=lambda c: c.ordinal):
+        for span in split_sentences(chunk.text):
+            at = chunk.char_start + span.start
+            if at in seen:
+                continue
+            seen.add(at)
+            out.append((chunk.section, chunk.text[span.start : span.end]))
+    return out
+
+
+def about_this_patient(section: str | None, sentence: str) -> bool:
+    return not (section and NOT_THE_CASE.search(section)) and not OTHER_PATIENTS.search(sentence)
+
+
+def patients(sentences: list[tuple[str | None, str]]) -> list[list[str]]:
+    """The case text split per patient where the report marks them ("Case 1", "Case 2"),
+    by section headings or by lines of their own."""
+    marked = list(dict.fromkeys(sec for sec, _ in sentences if sec and PATIENT_MARK.match(sec)))
+    if len(marked) >= 2:
+        return [
+            [s for sec, s in sentences if sec == name and not OTHER_PATIENTS.search(s)]
+            for name in marked
+        ]
+    case = [s for sec, s in sentences if about_this_patient(sec, s)]
+    marks = [i for i, s in enumerate(case) if PATIENT_MARK.match(s)]
+    if len(marks) < 2:
+        return [case]
+    return [case[a:b] for a, b in zip(marks, [*marks[1:], len(case)], strict=True)]
+
+
+def age_and_sex(sentences: list[str]) -> tuple[CardField | None, CardField | None]:
+    age = sex = None
+    for s in sentences:
+        m = AGE.search(s)
+        if m and age is None:
+            age = CardField(int(next(g for g in m.groups() if g)), s)
+            noun = SEX_NOUN.match(s, m.end() + 1) or SEX_NOUN.search(s)
+            if noun:
+                sex = CardField(_sex_of(noun.group(1)), s)
+        if age:
+            break
+    if sex is None:
+        sex = _sex_by_pronouns(sentences)
+    return age, sex
+
+
+def _sex_of(word: str) -> str:
+    return "female" if FEMALE.fullmatch(word) else "male"
+
+
+def _sex_by_pronouns(sentences: list[str]) -> CardField | None:
+    """Sex from the report's own words for its patient, only when they all agree."""
+    female = [s for s in sentences if FEMALE.search(s)]
+    male = [s for s in sentences if MALE.search(s)]
+    if len(female) >= 2 and not male:
+        return CardField("female", female[0])
+    if len(male) >= 2 and not female:
+        return CardField("male", male[0])
+    return None
+
+
+def read_fields(reader: Reader, sentences: list[str], threshold: float) -> dict:
+    """Each reader field: the sentence most likely to answer its question, if any does."""
+    out: dict[str, CardField | None] = {}
+    for name, question in QUESTIONS.items():
+        scores = reader.score(question, sentences) if sentences else []
+        best = int(max(range(len(scores)), key=lambda i: scores[i])) if len(scores) else -1
+        if best < 0 or scores[best] < threshold:
+            out[name] = None
+            continue
+        quote = sentences[best]
+        value = None
+        if name == "site":
+            levels = SPINAL_LEVEL.findall(quote)
+            value = ", ".join(dict.fromkeys(levels)) or None
+        out[name] = CardField(value, quote)
+    return out
+
+
+def extract_cards(
+    doc_id: str, title: str, chunks: list[Chunk], reader: Reader, threshold: float | None = None
+) -> list[CaseCard]:
+    """The cards of one report: none when it presents no patient (no age, sex or
+    "the patient")."""
+    threshold = reader.threshold if threshold is None else threshold
+    groups = patients(document_sentences(chunks))
+    cards: list[CaseCard] = []
+    for n, sentences in enumerate(groups, start=1):
+        age, sex = age_and_sex(sentences)
+        if age is None and sex is None and not any(A_PATIENT.search(x) for x in sentences):
+            continue
+        fields = {"age": age, "sex": sex, **read_fields(reader, sentences, threshold)}
+        ages = {int(next(g for g in m.groups() if g)) for s in sentences for m in AGE.finditer(s)}
+        several = len(groups) == 1 and len(ages) > 1
+        cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))
+    return cards
+
+
+def stage_cards(writer, new: list[tuple[Document, list[Chunk]]], progress=None) -> int:
+    """Read the cards of new documents, and of indexed ones that this reader has not
+    read yet, into the writer's next commit; returns how many documents were read."""
+    reader = reader_for()
+    version = reader.version
+    todo = {doc.doc_id: (doc.title, chunks) for doc, chunks in new}
+    unread = [] if writer.rebuild else unread_documents(writer.db, version)
+    for doc_id in unread:
+        if doc_id not in todo and doc_id not in writer.removing:
+            todo[doc_id] = stored_chunks(writer.db, doc_id)
+    for n, (doc_id, (title, chunks)) in enumerate(sorted(todo.items())):
+        if progress:
+            progress("reading cards", n, len(todo))
+        writer.set_cards(doc_id, extract_cards(doc_id, title, chunks, reader), version)
+    return len(todo)

@@ -1,0 +1,128 @@
+"""Case cards: read at index time, stored with the documents, one per patient; similar
+cases ranked by passages and agreeing fields. Reports here are written for these tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.cards import extract_cards, patients
+from rag.documents import CardField, CaseCard, Chunk
+from rag.reader.model import reader_for
+from rag.similar import agreeing_fields, rank_cases
+
+TWO_PATIENTS = """Two siblings with lead poisoning from imported pottery.
+Case 1
+A 6-year-old boy presented with abdominal pain and constipation. His blood lead level was 62 ug/dL.
+He was treated with oral succimer for 19 days. He recovered fully by three months.
+Case 2
+His 3-year-old sister presented with irritability and anaemia. Her blood lead level was 48 ug/dL.
+She received oral succimer as well. Her anaemia resolved by six weeks.
+Discussion
+A 45-year-old man with lead poisoning from ayurvedic remedies was reported by Smith et al.
+"""
+
+ONE_PATIENT_WITH_REVIEW = """Septic arthritis of the sternoclavicular joint.
+A 71-year-old woman presented with a painful swelling over the right sternoclavicular joint.
+Aspiration grew Staphylococcus aureus and she was treated with intravenous flucloxacillin.
+Previous cases were reported in 34-year-old and 52-year-old intravenous drug users.
+"""
+
+
+def _chunks(doc_id: str, text: str) -> list[Chunk]:
+    return [Chunk(doc_id, 0, text, None, None, None, 0, len(text), 0, chunk_id=1)]
+
+
+def test_two_marked_patients_get_two_cards_and_the_literature_is_not_a_patient():
+    cards = extract_cards("lead", "Lead", _chunks("lead", TWO_PATIENTS), reader_for())
+    assert [(c.patient, c.fields["age"].value, c.fields["sex"].value) for c in cards] == [
+        (1, 6, "male"),
+        (2, 3, "female"),
+    ]
+    for card in cards:
+        quotes = [f.quote for f in card.fields.values() if f is not None]
+        assert quotes and all(q in TWO_PATIENTS for q in quotes)
+        assert not any("Smith" in q or "45-year-old" in q for q in quotes)
+
+
+def test_ages_of_earlier_cases_are_not_the_patients_age():
+    (card,) = extract_cards("sc", "SC", _chunks("sc", ONE_PATIENT_WITH_REVIEW), reader_for())
+    assert card.fields["age"].value == 71 and card.fields["sex"].value == "female"
+    assert not card.several
+    assert all("Previous cases" not in f.quote for f in card.fields.values() if f)
+
+
+def test_a_text_without_a_patient_gets_no_card():
+    text = "Lead is a heavy metal. It accumulates in bone and impairs haem synthesis."
+    assert extract_cards("x", "X", _chunks("x", text), reader_for()) == []
+    assert patients([(None, text)]) == [[text]]
+
+
+def _card(doc_id: str, age: int, sex: str, site: str) -> CaseCard:
+    fields = {
+        "age": CardField(age, f"A {age}-year-old {sex}."),
+        "sex": CardField(sex, f"A {age}-year-old {sex}."),
+        "site": CardField(None, site),
+    }
+    return CaseCard(doc_id, doc_id, fields=fields)
+
+
+def test_similar_cases_rank_by_similarity_plus_agreeing_fields():
+    query = _card("summary", 60, "female", "Pain in the knee.")
+    summary = "A 60-year-old woman with a swollen knee."
+    near = _card("near", 64, "female", "The knee was swollen and warm.")
+    far = _card("far", 20, "male", "The elbow was red.")
+    assert set(agreeing_fields(query, near, summary)) == {"age", "sex", "site"}
+    assert agreeing_fields(query, far, summary) == {}
+    ranked = rank_cases(summary, query, [far, near], {"far": 0.5, "near": 0.45})
+    assert [m.card.doc_id for m in ranked] == ["near", "far"]
+    assert ranked[0].matched["site"] == "The knee was swollen and warm."
+
+
+@pytest.fixture
+def card_index(tmp_path):
+    from rag.config import load_settings
+    from rag.indexing import sync
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lead.txt").write_text(TWO_PATIENTS)
+    (corpus / "sc.txt").write_text(ONE_PATIENT_WITH_REVIEW)
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index", case_cards=True)
+    sync([corpus], settings)
+    return corpus, settings
+
+
+def test_cards_are_stored_at_index_time_and_follow_the_corpus(card_index, capsys):
+    from rag.cli import main
+    from rag.indexing import sync
+
+    corpus, settings = card_index
+    assert main(["cards", "--json", "--index", str(settings.index_dir)]) == 0
+    cards = json.loads(capsys.readouterr().out)
+    assert [(c["doc_id"], c["patient"]) for c in cards] == [("lead", 1), ("lead", 2), ("sc", 1)]
+    assert set(cards[0]["fields"]) >= {"age", "sex", "complaint", "treatment", "outcome"}
+    assert cards[2]["fields"]["age"] == {
+        "value": 71,
+        "quote": ONE_PATIENT_WITH_REVIEW.split("\n")[1],
+    }
+
+    (corpus / "sc.txt").write_text(ONE_PATIENT_WITH_REVIEW.replace("71-year-old", "73-year-old"))
+    (corpus / "lead.txt").unlink()
+    sync([corpus], settings)
+    assert main(["cards", "--json", "--index", str(settings.index_dir)]) == 0
+    cards = json.loads(capsys.readouterr().out)
+    assert [(c["doc_id"], c["fields"]["age"]["value"]) for c in cards] == [("sc", 73)]
+
+
+def test_rag_similar_prints_cases_best_first_with_agreeing_fields(card_index, capsys):
+    from rag.cli import main
+
+    _, settings = card_index
+    summary = "Seventy-year-old lady, painful swollen right sternoclavicular joint; she is 70."
+    assert main(["similar", summary, "--json", "--index", str(settings.index_dir)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"] == summary and out["cases"][0]["doc_id"] == "sc"
+    assert [c["rank"] for c in out["cases"]] == list(range(1, len(out["cases"]) + 1))
+    assert {"field", "quote"} <= set(out["cases"][0]["matched_fields"][0])
