@@ -24,7 +24,7 @@ from rag.config import Settings
 from rag.indexing import sync
 from rag.store import CATALOG
 from rag.ui.ask_page import EXAMPLES, UNEXPECTED
-from rag.ui.common import excerpt_bounds, highlighted, inert, load_pipeline
+from rag.ui.common import corpus_file, excerpt_bounds, highlighted, inert, load_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 DURA = "Which suture was used to repair the dura?"
@@ -292,6 +292,71 @@ def test_year_filter_appears_and_restricts(monkeypatch, hostile_settings):
     ask(at, "What dose of immunoglobulin was given?")
     shown = cards(at, "src-") + cards(at, "near-") + cards(at, "more-")
     assert shown and all("Pericarditis" in c.splitlines()[0] for c in shown)
+
+
+# -- what the Ask page serves and shows of file names ------------------------------------
+LINKED = {  # doc id -> text; every one answers "How was the patient treated?"
+    "kept": "A 61-year-old man with gout was treated with colchicine and recovered.\n",
+    "swapped": "A 35-year-old woman with migraine was treated with sumatriptan.\n",
+    "outside": "A 48-year-old man with cellulitis was treated with flucloxacillin.\n",
+    "rtl_exe": "A 22-year-old student with asthma was treated with salbutamol.\n",
+}
+RTL_NAME = "rtl\u202eexe.txt"  # shown raw, it would read "rtltxt.exe"
+
+
+@pytest.fixture(scope="module")
+def linked_settings(tmp_path_factory, seed_settings) -> Settings:
+    """Indexed documents whose files are in the corpus (kept, and one with a bidi override
+    in its name), were replaced by a link out of it since (swapped), or never were in it
+    (outside: `rag index corpus/ outside.txt`)."""
+    root = tmp_path_factory.mktemp("linked")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in (("kept.txt", LINKED["kept"]), ("swapped.txt", LINKED["swapped"])):
+        (corpus / name).write_text(text, encoding="utf-8")
+    (corpus / RTL_NAME).write_text(LINKED["rtl_exe"], encoding="utf-8")
+    (root / "outside.txt").write_text(LINKED["outside"], encoding="utf-8")
+    settings = seed_settings.with_overrides(corpus_dir=corpus, index_dir=root / "index")
+    report = sync([corpus, root / "outside.txt"], settings)
+    assert report.documents == 4 and not report.failed
+    (root / "secret.txt").write_text("OUTSIDESECRET", encoding="utf-8")
+    (corpus / "swapped.txt").unlink()
+    (corpus / "swapped.txt").symlink_to(root / "secret.txt")
+    return settings
+
+
+def ask_about(monkeypatch, settings: Settings, doc_id: str) -> AppTest:
+    at = open_app(monkeypatch, settings)
+    at.multiselect(key="docs").select(doc_id)
+    return ask(at, "How was the patient treated?")
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "served"), [("kept", True), ("swapped", False), ("outside", False)]
+)
+def test_only_files_inside_the_corpus_are_offered_for_download(
+    monkeypatch, linked_settings, doc_id, served
+):
+    at = ask_about(monkeypatch, linked_settings, doc_id)
+    text = page_text(at)
+    assert LINKED[doc_id].strip() in text, "the passage is shown either way"
+    assert bool(at.get("download_button")) == served
+    assert ("not inside the corpus folder, so it is not served" in text) != served
+
+
+def test_file_names_with_bidi_characters_are_shown_escaped(monkeypatch, linked_settings):
+    at = ask_about(monkeypatch, linked_settings, "rtl_exe")
+    assert "rtl\\u202eexe.txt" in page_text(at)
+    assert not [v for v in markdown_values(at) if "\u202e" in html.unescape(v)]
+
+
+def test_corpus_file_is_the_real_file_only_inside_the_corpus(linked_settings):
+    corpus = linked_settings.corpus_dir
+    assert corpus_file(corpus / "kept.txt", corpus) == (corpus / "kept.txt").resolve()
+    assert corpus_file(corpus / "swapped.txt", corpus) is None
+    assert corpus_file(corpus.parent / "outside.txt", corpus) is None
+    assert corpus_file(corpus / "missing.txt", corpus) is None
+    assert corpus_file(corpus, corpus) is None
 
 
 # -- sharing one Pipeline between sessions ----------------------------------------------

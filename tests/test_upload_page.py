@@ -8,6 +8,10 @@ document count go up -- through Playwright.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from browser_support import (
     ARTIFACTS,
@@ -25,6 +29,8 @@ from rag.indexing import manifest_for, sync
 from rag.ingest import MAX_FILE_BYTES
 from rag.store import Writer
 from rag.ui.index_page import safe_name, save_upload
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- names and saving ----------------------------------------------------------------------
@@ -85,9 +91,23 @@ def test_a_symlink_in_the_corpus_is_not_followed(tmp_path):
 
 
 def test_too_large_uploads_are_refused(tmp_path):
-    with pytest.raises(RagError, match="too large"):
+    with pytest.raises(RagError, match="too large") as refused:
         save_upload(tmp_path, "big.txt", b"x" * (MAX_FILE_BYTES + 1))
+    assert "52,428,801 bytes; the limit is 50 MB, 52,428,800 bytes" in str(refused.value)
     assert list(tmp_path.iterdir()) == []
+    at_limit = save_upload(tmp_path, "limit.txt", b"x" * MAX_FILE_BYTES)
+    assert at_limit.stat().st_size == MAX_FILE_BYTES
+
+
+def test_the_server_itself_refuses_uploads_over_the_limit():
+    """The page's own check runs in the browser, which a client can skip; Streamlit's
+    server refuses bodies over ``server.maxUploadSize``, read from .streamlit/config.toml."""
+    code = "from streamlit import config; print(config.get_option('server.maxUploadSize'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    limit = int(out.stdout) * 2**20
+    assert MAX_FILE_BYTES <= limit <= MAX_FILE_BYTES + 2**20  # a 50 MB file and its framing
 
 
 # -- the page through AppTest --------------------------------------------------------------
@@ -138,6 +158,22 @@ def test_index_button_syncs_and_shows_report_failures_and_status(page_env):
     button(at, "Index the corpus folder").click().run()
     shown = metrics(at)
     assert shown["Added"] == "1" and shown["Unchanged"] == "2" and shown["Documents"] == "3"
+
+
+def test_file_names_are_shown_with_control_and_bidi_characters_escaped(page_env):
+    write_cases(page_env.corpus_dir, range(1))
+    (page_env.corpus_dir / "notes\nforged.txt").write_bytes(b"")
+    (page_env.corpus_dir / "case_001\u202etxt.exe").write_text(case_text(1), encoding="utf-8")
+    at = AppTest.from_function(_page, default_timeout=180).run()
+    button(at, "Index the corpus folder").click().run()
+    failures = at.dataframe[0].value.to_dict("records")
+    assert sorted(row["file"] for row in failures) == [
+        "case_001\\u202etxt.exe",
+        "notes\\nforged.txt",
+    ]
+    rows = [row for frame in at.dataframe for row in frame.value.to_dict("records")]
+    cells = [str(value) for row in rows for value in row.values()]
+    assert not [c for c in cells if "\u202e" in c or "\n" in c]
 
 
 def test_index_button_while_another_writer_runs_shows_the_error(page_env):

@@ -6,6 +6,7 @@ name) is rendered through :func:`rag.ui.common.inert`, never as Markdown or HTML
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 from datetime import datetime
@@ -14,11 +15,21 @@ from pathlib import Path
 import streamlit as st
 
 from rag.answering import confidence_words
+from rag.config import load_settings
 from rag.documents import Answer, DocInfo, Hit
 from rag.errors import RagError
+from rag.ingest import printable
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
-from rag.ui.common import apply_style, excerpt_bounds, highlighted, inert, pipeline_or_error
+from rag.ui.common import (
+    apply_style,
+    corpus_file,
+    excerpt_bounds,
+    highlighted,
+    inert,
+    pipeline_or_error,
+    read_corpus_file,
+)
 
 # First-time users see these (they are answered by the seed corpus in corpus/).
 EXAMPLES = (
@@ -136,7 +147,7 @@ def _filters(docs: list[DocInfo]) -> Filters:
     chosen = st.multiselect(
         "Documents",
         options=list(by_id),
-        format_func=lambda doc_id: by_id[doc_id].display_title,
+        format_func=lambda doc_id: printable(by_id[doc_id].display_title),
         placeholder="All documents",
         key="docs",
     )
@@ -256,7 +267,7 @@ def source_card(
 
 
 def _title(hit: Hit) -> str:
-    return hit.doc.display_title if hit.doc else hit.chunk.doc_id
+    return printable(hit.doc.display_title if hit.doc else hit.chunk.doc_id)
 
 
 def _meta(hit: Hit) -> list[str]:
@@ -281,9 +292,9 @@ def _pages(hit: Hit) -> str | None:
 
 
 def source_file(hit: Hit, key: str) -> None:
-    """A download of the original file; for a PDF, the page to turn to."""
+    """A download of the original file (only from the corpus folder); for a PDF, the page."""
     source = Path(hit.doc.source if hit.doc else "")
-    note = inert(source.name)
+    note = inert(printable(source.name))
     pages = _pages(hit)
     if source.suffix.lower() == ".pdf" and pages:
         note += f" · the passage is on {inert(pages)} of the PDF"
@@ -291,10 +302,15 @@ def source_file(hit: Hit, key: str) -> None:
     if not source.is_file():
         st.caption("The source file is no longer where it was indexed; re-index to update.")
         return
+    corpus = load_settings().corpus_dir
+    real = corpus_file(source, corpus)
+    if real is None:
+        st.caption("The source file is not inside the corpus folder, so it is not served.")
+        return
     st.download_button(
         "Download source file",
-        data=source.read_bytes,
-        file_name=source.name,
+        data=functools.partial(read_corpus_file, real, corpus),
+        file_name=printable(source.name),
         mime=mimetypes.guess_type(source.name)[0] or "application/octet-stream",
         key=f"download-{key}",
         on_click="ignore",

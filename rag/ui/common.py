@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable
+from pathlib import Path
 
 import streamlit as st
 
@@ -19,6 +20,13 @@ from rag.config import Settings, load_settings
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 
+# The tab icon, inline: a Material icon (":material/...:") would be fetched from a font CDN
+# by the browser, and nothing is fetched from the network at run time.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    '<rect width="64" height="64" rx="14" fill="#1f6fb2"/>'
+    '<path d="M26 12h12v14h14v12H38v14H26V38H12V26h14z" fill="#fff"/></svg>'
+)
 # Every ASCII punctuation character is meaningful to HTML, Markdown or Streamlit.
 _ENTITIES = {ord(c): f"&#{ord(c)};" for c in string.punctuation}
 _SPACES = re.compile(r"\s+")
@@ -33,6 +41,28 @@ def inert(text: str) -> str:
     """
     lines = (_SPACES.sub(" ", line) for line in _NEWLINE.split(str(text)))
     return "<br>".join(line.translate(_ENTITIES) for line in lines)
+
+
+def corpus_file(source: str | Path, corpus: Path) -> Path | None:
+    """The real path of an indexed source file if it lies inside the corpus folder.
+
+    A document may have been indexed from elsewhere (`rag index /some/file.pdf`), or its
+    file replaced by a link since: the app serves only what lies in the corpus folder.
+    """
+    try:
+        real = Path(source).resolve(strict=True)
+        root = Path(corpus).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return real if root in real.parents and real.is_file() else None
+
+
+def read_corpus_file(source: Path, corpus: Path) -> bytes:
+    """The bytes of a corpus file, checked again when a download asks for them."""
+    real = corpus_file(source, corpus)
+    if real is None:
+        raise RagError(f"{source.name}: not a file inside the corpus folder")
+    return real.read_bytes()
 
 
 def highlighted(text: str, spans: Iterable[tuple[int, int]]) -> str:

@@ -20,7 +20,7 @@ import streamlit as st
 
 from rag.config import Settings, load_settings
 from rag.errors import RagError
-from rag.ingest import LOADERS, MAX_FILE_BYTES
+from rag.ingest import LOADERS, MAX_FILE_BYTES, printable, too_large
 
 ALLOWED_TYPES = sorted(suffix.lstrip(".") for suffix in LOADERS)
 MAX_NAME_CHARS = 120
@@ -61,11 +61,8 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, replace: bool = False)
     running meanwhile never reads half a file. An existing file of the same name is
     replaced only when asked; otherwise the upload gets a numbered name.
     """
-    if len(data) > MAX_FILE_BYTES:
-        raise RagError(
-            f"{name!r}: too large ({len(data) / 2**20:.0f} MB; the limit is "
-            f"{MAX_FILE_BYTES // 2**20} MB)"
-        )
+    if len(data) > MAX_FILE_BYTES:  # the server refuses more (.streamlit/config.toml)
+        raise RagError(f"{name!r}: {too_large(len(data))}")
     clean = safe_name(name)
     corpus = Path(corpus_dir).resolve()
     corpus.mkdir(parents=True, exist_ok=True)
@@ -121,8 +118,8 @@ def index_stats(settings: Settings) -> tuple[dict, list[dict]] | None:
     try:
         docs = [
             {
-                "file": Path(d.source).name,
-                "title": d.title,
+                "file": printable(Path(d.source).name),
+                "title": printable(d.title),
                 "year": d.year,
                 "doi": d.doi,
             }
@@ -150,7 +147,10 @@ def show_report(report: dict) -> None:
     if report["failed"]:
         st.warning("Some files were skipped; the rest were indexed.", icon=":material/warning:")
         st.dataframe(
-            [{"file": Path(p).name, "reason": reason} for p, reason in report["failed"]],
+            [
+                {"file": printable(Path(p).name), "reason": printable(reason)}
+                for p, reason in report["failed"]
+            ],
             hide_index=True,
         )
 
@@ -201,7 +201,7 @@ def render() -> None:
             try:
                 saved.append(save_upload(settings.corpus_dir, f.name, f.getvalue(), replace).name)
             except RagError as exc:
-                refused.append({"file": f.name, "reason": str(exc)})
+                refused.append({"file": printable(f.name), "reason": printable(str(exc))})
         try:
             report = run_sync(settings, rebuild=rebuild)
         except RagError as exc:
