@@ -259,10 +259,10 @@ def test_an_unexpected_error_shows_a_message_not_a_traceback(
     """A fault that is no user mistake (here a table dropped from the catalog by hand)."""
     index = copy_index(seed_settings.index_dir, tmp_path / "damaged")
     with sqlite3.connect(index / CATALOG) as db:
-        db.execute("DROP TABLE sentences")
+        db.execute("DROP TABLE chunks_fts")  # what lexical search reads
     at = ask(open_app(monkeypatch, seed_settings.with_overrides(index_dir=index)), DURA)
     assert [e.value for e in at.error] == [UNEXPECTED]
-    assert "Traceback" not in page_text(at) and "sentences" not in page_text(at)
+    assert "Traceback" not in page_text(at) and "chunks_fts" not in page_text(at)
 
 
 def test_hostile_document_renders_as_plain_text(monkeypatch, hostile_settings):
