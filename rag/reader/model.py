@@ -2,9 +2,10 @@
 
 The model is a cross-encoder trained by ``python -m rag.reader.train`` and shipped in
 ``rag/reader/model/`` (int8 ONNX, tokenizer, calibrated threshold, model card), so
-nothing is fetched and no index needs rebuilding to use it. One question's candidates
-run in one call: dynamic int8 quantisation scales activations over the whole batch, so
-a candidate's probability can move in the third decimal with its batch mates.
+nothing is fetched and no index needs rebuilding to use it. A question's
+candidates run in batches of similar length: dynamic int8 quantisation scales
+activations over the whole batch, so a candidate's probability can move in the third
+decimal with its batch mates (the same candidates always get the same probabilities).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rag.errors import RagError
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = "reader_qint8.onnx"
 MAX_TOKENS = 128  # question + sentence word pieces; a longer sentence is cut at the end
+BATCH = 8  # pairs per call, sorted by length
 _lock = threading.Lock()
 _readers: dict[tuple[str, str], Reader] = {}
 
@@ -74,14 +76,25 @@ class Reader:
         return float(json.loads(calibration.read_text())["threshold"])
 
     def score(self, question: str, sentences: list[str]) -> np.ndarray:
-        """Probability that each sentence answers the question, in input order."""
+        """Probability that each sentence answers the question, in input order.
+
+        A sentence repeated (overlapping passages) is read once; pairs run in batches of
+        similar length, so that a long sentence does not pad every other pair to its size.
+        """
         if not sentences:
             return np.zeros(0, dtype=np.float32)
         from rag.embedding import padded_feeds
 
-        encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
-        logits = self._session.run(None, padded_feeds(encodings))[0].reshape(-1)
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        unique = list(dict.fromkeys(sentences))
+        encodings = self._tokenizer.encode_batch([(question, s) for s in unique])
+        order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
+        logits = np.empty(len(unique), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            idx = order[start : start + BATCH]
+            feeds = padded_feeds([encodings[i] for i in idx])
+            logits[idx] = self._session.run(None, feeds)[0].reshape(-1)
+        probability = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
+        return np.array([probability[s] for s in sentences], dtype=np.float32)
 
 
 def reader_for(model_dir: Path = MODEL_DIR, model_file: str = MODEL_FILE) -> Reader:
