@@ -28,7 +28,8 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
     corpus, index = root / "corpus", root / "index"
     write_cases(corpus, range(N))
-    settings = load_settings(corpus_dir=corpus, index_dir=index)
+    # Sentence vectors (an option, off by default) too: removals must clear them as well.
+    settings = load_settings(corpus_dir=corpus, index_dir=index, sentence_vectors=True)
     report = sync([corpus], settings)
     return settings, report
 
@@ -48,7 +49,7 @@ def fresh(built, tmp_path):
             "UPDATE documents SET source = replace(source, ?, ?)",
             (str(settings.corpus_dir), str(corpus)),
         )
-    return load_settings(corpus_dir=corpus, index_dir=index)
+    return load_settings(corpus_dir=corpus, index_dir=index, sentence_vectors=True)
 
 
 def chunk_ids(index: Path, doc_id: str) -> set[int]:
