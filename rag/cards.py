@@ -40,8 +40,13 @@ QUESTIONS = {
     "complications": "What complication did the patient develop?",
     "outcome": "How was the patient at follow-up?",
 }
+# "A 57-year-old", "His 22-month-old sister", "aged 63": one patient's age, not a cohort's
+# ("patients aged 18 to 65").
 AGE = re.compile(
-    r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\b|\baged (\d{1,3})\b|\b(\d{1,3}) years? of age\b", re.I
+    r"\b(?:an?|our|the|this|his|her)\s+(\d{1,3})[- ](year|yr|month|week)s?[- ]old\b"
+    r"|\b(?:was|is|patient|woman|man|girl|boy),? aged (\d{1,3})()\b"
+    r"|\b(?:was|is) (\d{1,3})() years? (?:of age|old)\b",
+    re.I,
 )
 _FEMALE_NOUNS = "woman|female|girl|lady|mother|sister|daughter|wife|aunt|niece|primigravida"
 _MALE_NOUNS = "man|male|boy|gentleman|father|brother|son|husband|uncle|nephew"
@@ -49,7 +54,11 @@ FEMALE = re.compile(rf"\b({_FEMALE_NOUNS}|she|her|hers)\b", re.I)
 MALE = re.compile(rf"\b({_MALE_NOUNS}|he|his|him)\b", re.I)
 SEX_NOUN = re.compile(rf"\b({_FEMALE_NOUNS}|{_MALE_NOUNS})\b", re.I)
 SPINAL_LEVEL = re.compile(r"\b[CTLS]\d{1,2}(?:\s*[-–/]\s*[CTLS]?\d{1,2})?\b")
-A_PATIENT = re.compile(r"\b(?:our|the|this|a) patient\b|\bpresented\b", re.I)
+# A report about one patient names them so; a study abstract speaks of "patients".
+A_PATIENT = re.compile(
+    r"\b(?:our|the|this) patient\b(?!s)|\b(?:he|she|patient) (?:was )?(?:presented|admitted)\b",
+    re.I,
+)
 PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
 # What a sentence about other patients or the literature looks like.
 OTHER_PATIENTS = re.compile(
@@ -96,16 +105,30 @@ def patients(sentences: list[tuple[str | None, str]]) -> list[list[str]]:
     return [case[a:b] for a, b in zip(marks, [*marks[1:], len(case)], strict=True)]
 
 
+def age_of(match: re.Match) -> float | int:
+    """Age in years; months and weeks as a fraction of a year (22 months: 1.83)."""
+    number, unit = next(
+        (a, b) for a, b in zip(match.groups()[::2], match.groups()[1::2], strict=True) if a
+    )
+    unit = (unit or "year").lower()
+    if unit.startswith("month"):
+        return round(int(number) / 12, 2)
+    if unit.startswith("week"):
+        return round(int(number) / 52, 2)
+    return int(number)
+
+
 def age_and_sex(sentences: list[str]) -> tuple[CardField | None, CardField | None]:
+    """The first stated age of the patient, and the sex stated with it or, failing that,
+    by the report's pronouns for its patient when they all agree."""
     age = sex = None
     for s in sentences:
         m = AGE.search(s)
-        if m and age is None:
-            age = CardField(int(next(g for g in m.groups() if g)), s)
+        if m:
+            age = CardField(age_of(m), s)
             noun = SEX_NOUN.match(s, m.end() + 1) or SEX_NOUN.search(s)
             if noun:
                 sex = CardField(_sex_of(noun.group(1)), s)
-        if age:
             break
     if sex is None:
         sex = _sex_by_pronouns(sentences)
@@ -155,10 +178,10 @@ def extract_cards(
     cards: list[CaseCard] = []
     for n, sentences in enumerate(groups, start=1):
         age, sex = age_and_sex(sentences)
-        if age is None and sex is None and not any(A_PATIENT.search(x) for x in sentences):
+        if age is None and not any(A_PATIENT.search(x) for x in sentences):
             continue
         fields = {"age": age, "sex": sex, **read_fields(reader, sentences, threshold)}
-        ages = {int(next(g for g in m.groups() if g)) for s in sentences for m in AGE.finditer(s)}
+        ages = {age_of(m) for s in sentences for m in AGE.finditer(s)}
         several = len(groups) == 1 and len(ages) > 1
         cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))
     return cards
