@@ -202,3 +202,20 @@ def stage_cards(writer, new: list[tuple[Document, list[Chunk]]], progress=None) 
             progress("reading cards", n, len(todo))
         writer.set_cards(doc_id, extract_cards(doc_id, title, chunks, reader), version)
     return len(todo)
+
+
+def card_title(card: CaseCard) -> str:
+    """A short title from a card ("57-year-old female, C4/5"), for a report whose file
+    states no title; "" when the card gives neither age nor sex (a level alone is no title)."""
+    age, sex, site = (card.fields.get(name) for name in ("age", "sex", "site"))
+    if card.several:
+        who = "Several patients"
+    elif age and sex:
+        who = f"{age.value}-year-old {sex.value}"
+    elif age:
+        who = f"{age.value}-year-old patient"
+    elif sex:
+        who = f"{str(sex.value).capitalize()} patient"
+    else:
+        return ""
+    return ", ".join(part for part in (who, str(site.value) if site and site.value else "") if part)

@@ -25,6 +25,7 @@ from rag.indexing import sync
 from rag.store import CATALOG
 from rag.ui.ask_page import EXAMPLES, UNEXPECTED
 from rag.ui.common import corpus_file, excerpt_bounds, highlighted, inert, load_pipeline
+from rag.ui.titles import titles
 
 ROOT = Path(__file__).resolve().parent.parent
 DURA = "Which suture was used to repair the dura?"
@@ -48,7 +49,7 @@ BENIGN_TEXT = (
     "twice daily for three months, and the pain did not return at six months.\n"
 )
 # Tags the page itself puts around (escaped) document text; anything else is an injection.
-PAGE_TAGS = {"div", "span", "mark", "br"}
+PAGE_TAGS = {"div", "span", "mark", "br", "a"}
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -67,13 +68,18 @@ def page_text(at: AppTest) -> str:
     return "\n".join(visible(v) for v in markdown_values(at))
 
 
-def cards(at: AppTest, prefix: str) -> list[str]:
-    """Visible text of each source card whose container key starts with ``card-<prefix>``."""
+def card_blocks(at: AppTest, prefix: str) -> list[Block]:
+    """The source cards whose container key starts with ``card-<prefix>``."""
     return [
-        "\n".join(visible(m.value) for m in node.get("markdown"))
+        node
         for node in at.main
         if isinstance(node, Block) and (node.key or "").startswith(f"card-{prefix}")
     ]
+
+
+def cards(at: AppTest, prefix: str) -> list[str]:
+    """Visible text of each source card whose container key starts with ``card-<prefix>``."""
+    return ["\n".join(visible(m.value) for m in b.get("markdown")) for b in card_blocks(at, prefix)]
 
 
 def open_app(monkeypatch, settings: Settings) -> AppTest:
@@ -178,16 +184,33 @@ def test_answer_has_markers_and_source_cards(monkeypatch, seed_settings, seed_in
     at = open_app(monkeypatch, seed_settings)
     assert [m.value for m in at.sidebar.get("metric")][:2] == ["4", str(seed_index.chunks)]
     ask(at, DURA)
-    answer = visible(next(v for v in markdown_values(at) if 'class="cq-answer"' in v))
-    assert "[1]" in answer and "5-0 Prolene" in answer
+    answer_html = next(v for v in markdown_values(at) if 'class="cq-answer"' in v)
+    answer = visible(answer_html)
+    assert "[1]" in answer
     sources = cards(at, "src-")
     assert sources and sources[0].startswith("[1]")
-    assert any("5-0 Prolene" in c for c in sources)
-    # The quoted sentence is highlighted inside its card.
-    marks = [
-        html.unescape(m) for v in markdown_values(at) for m in re.findall(r"<mark>(.*?)</mark>", v)
-    ]
-    assert any("5-0 Prolene" in m for m in marks)
+    # Each [n] links to its card (an anchor the card carries) and shows its sentence on hover.
+    for n, quoted in re.findall(r'href="#cq-source-(\d+)"[^>]*title="([^"]*)"', answer_html):
+        assert f'id="cq-source-{n}"' in "".join(markdown_values(at))
+        assert html.unescape(quoted) in answer
+    # Every quoted sentence is highlighted inside its card.
+    marks = {
+        " ".join(html.unescape(m).split())
+        for v in markdown_values(at)
+        for m in re.findall(r"<mark>(.*?)</mark>", v)
+    }
+    quoted = re.findall(r'title="([^"]*)"', answer_html)
+    assert quoted and all(" ".join(html.unescape(q).split()) in marks for q in quoted)
+    # The passage that answers (the dural repair) is among those retrieved and shown.
+    shown = sources + cards(at, "more-")
+    assert any("5-0 Prolene" in c for c in shown)
+    # One plain-language confidence; raw scores only inside each card's Details.
+    assert "probability" not in page_text(at)
+    for block in card_blocks(at, "src-"):
+        outside = [c.value for c in block.children.values() if c.type == "markdown"]
+        details = [c for c in block.children.values() if getattr(c, "label", "") == "Details"]
+        assert "score" not in visible("".join(outside))
+        assert "fusion score" in visible("".join(m.value for m in details[0].get("markdown")))
     assert [b.label for b in at.get("download_button")][: len(sources)] == [
         "Download source file"
     ] * len(sources)
@@ -200,7 +223,9 @@ def test_example_button_fills_the_box_and_asks(monkeypatch, seed_settings, seed_
     example.click()
     at.run()
     assert at.text_input(key="question").value == example.label
-    assert any("CREST" in c for c in cards(at, "src-"))
+    # The example was asked: its passages are shown (as sources, or as the closest ones).
+    shown = cards(at, "src-") + cards(at, "more-") + cards(at, "near-")
+    assert any("CREST" in c for c in shown)
     assert not any("CREST" in b.label for b in at.button), "examples stay after asking"
 
 
@@ -219,8 +244,9 @@ def test_abstention_shows_closest_passages(monkeypatch, seed_settings, seed_inde
     assert "[1]" not in next(visible(v) for v in markdown_values(at) if "cq-answer" in v)
     near = cards(at, "near-")
     assert len(near) == len(expected.hits)
+    names = titles(pipeline.store)
     assert [c.splitlines()[0] for c in near] == [
-        f"#{h.rank} {h.doc.display_title}" for h in expected.hits
+        f"#{h.rank} {names[h.chunk.doc_id]}" for h in expected.hits
     ]
 
 
@@ -230,7 +256,8 @@ def test_document_filter_restricts_sources(monkeypatch, seed_settings, seed_inde
     at.multiselect(key="docs").select(doc.doc_id)
     ask(at, DURA)
     shown = cards(at, "src-") + cards(at, "near-") + cards(at, "more-")
-    assert shown and all(doc.display_title in c.splitlines()[0] for c in shown)
+    title = titles(pipeline.store)[doc.doc_id]
+    assert shown and all(title in c.splitlines()[0] for c in shown)
     assert not at.get("select_slider"), "no year filter when no document has a year"
 
 

@@ -27,9 +27,11 @@ from rag.ui.common import (
     excerpt_bounds,
     highlighted,
     inert,
+    inert_attr,
     pipeline_or_error,
     read_corpus_file,
 )
+from rag.ui.titles import citation_line, titles
 
 # First-time users see these (they are answered by the seed corpus in corpus/).
 EXAMPLES = (
@@ -43,6 +45,7 @@ UNEXPECTED = (
     "happens again, re-index with `rag index` and tell the maintainer (the details are in "
     "the app's log)."
 )
+ASK_DOC = "doc"  # query parameter: open the Ask page filtered to this one document
 log = logging.getLogger("rag")
 
 
@@ -58,6 +61,7 @@ def render() -> None:
     if pipeline is None:
         return
     k, filters = sidebar(pipeline)
+    names = titles(pipeline.store)
     question_form()
     asked = st.session_state.get("asked")
     if not asked:
@@ -73,7 +77,7 @@ def render() -> None:
         log.exception("answering %r failed", asked)
         st.error(UNEXPECTED, icon=":material/error:")
         return
-    show_answer(answer, filtered=filters.active)
+    show_answer(answer, names, filtered=filters.active)
 
 
 # -- question ---------------------------------------------------------------------------
@@ -122,11 +126,7 @@ def sidebar(pipeline: Pipeline) -> tuple[int, Filters]:
         left, right = st.columns(2)
         left.metric("Documents", stats["documents"])
         right.metric("Passages", stats["chunks"])
-        st.markdown(
-            f'<div class="cq-meta">Model: {inert(stats["model"])} ({inert(stats["backend"])})<br>'
-            f"Built: {inert(_when(stats['built_at']))}</div>",
-            unsafe_allow_html=True,
-        )
+        about_index(stats)
         st.subheader("Search")
         k = st.slider(
             "Passages to retrieve",
@@ -136,18 +136,40 @@ def sidebar(pipeline: Pipeline) -> tuple[int, Filters]:
             key="k",
             help="How many passages are retrieved; the answer quotes the best of them.",
         )
-        filters = _filters(docs)
+        filters = _filters(docs, titles(pipeline.store))
     if not docs:
         st.info("The index holds no documents yet: add some on the Index page.")
     return k, filters
 
 
-def _filters(docs: list[DocInfo]) -> Filters:
+def about_index(stats: dict) -> None:
+    """What a maintainer asks about (model, backend, generation), out of a clinician's way."""
+    with st.expander("About this index"):
+        rows = (
+            ("Model", stats["model"]),
+            ("Embedding backend", stats["backend"]),
+            ("Generation", stats["generation"]),
+            ("Built", _when(stats["built_at"])),
+        )
+        st.markdown(
+            '<div class="cq-meta">'
+            + "<br>".join(f"{label}: {inert(str(value))}" for label, value in rows)
+            + "</div>",
+            unsafe_allow_html=True,
+        )
+
+
+def _filters(docs: list[DocInfo], names: dict[str, str]) -> Filters:
     by_id = {d.doc_id: d for d in docs}
+    wanted = st.query_params.get(ASK_DOC)  # "Ask this report" on the Cases page
+    if wanted is not None:
+        del st.query_params[ASK_DOC]
+        if wanted in by_id:
+            st.session_state["docs"] = [wanted]
     chosen = st.multiselect(
         "Documents",
         options=list(by_id),
-        format_func=lambda doc_id: printable(by_id[doc_id].display_title),
+        format_func=lambda doc_id: printable(names.get(doc_id) or by_id[doc_id].display_title),
         placeholder="All documents",
         key="docs",
     )
@@ -176,7 +198,7 @@ def _when(built_at: str) -> str:
 
 
 # -- answer -----------------------------------------------------------------------------
-def show_answer(answer: Answer, filtered: bool = False) -> None:
+def show_answer(answer: Answer, names: dict[str, str], filtered: bool = False) -> None:
     if answer.abstained:
         st.markdown(
             f'<div class="cq-answer cq-abstain">{inert(answer.text)}</div>',
@@ -189,23 +211,23 @@ def show_answer(answer: Answer, filtered: bool = False) -> None:
         # The reason is our own words plus drug names matched as [a-z]+: nothing to escape.
         st.caption(f"{answer.reason} Judge these passages yourself.".strip())
         for hit in answer.hits:
-            source_card(hit, None, [], key=f"near-{hit.chunk.chunk_id}")
+            source_card(hit, None, [], f"near-{hit.chunk.chunk_id}", names)
         return
     cited = cited_passages(answer)
     st.markdown(f'<div class="cq-answer">{answer_html(answer)}</div>', unsafe_allow_html=True)
     st.caption(
-        f"Quoted from {len(cited)} passage{'s' if len(cited) != 1 else ''} · "
-        f"{confidence_words(answer)} (reader probability {answer.confidence:.2f})"
+        f"Quoted from {len(cited)} passage{'s' if len(cited) != 1 else ''} · the answer "
+        f"reader judges that this {confidence_words(answer)} the question"
     )
     st.subheader("Sources")
     for n, hit, spans in cited:
-        source_card(hit, n, spans, key=f"src-{hit.chunk.chunk_id}")
+        source_card(hit, n, spans, f"src-{hit.chunk.chunk_id}", names)
     cited_ids = {hit.chunk.chunk_id for _, hit, _ in cited}
     others = [h for h in answer.hits if h.chunk.chunk_id not in cited_ids]
     if others:
         with st.expander(f"Other retrieved passages ({len(others)})"):
             for hit in others:
-                source_card(hit, None, [], key=f"more-{hit.chunk.chunk_id}", details=False)
+                source_card(hit, None, [], f"more-{hit.chunk.chunk_id}", names, details=False)
 
 
 def cited_passages(answer: Answer) -> list[tuple[int, Hit, list[tuple[int, int]]]]:
@@ -216,8 +238,14 @@ def cited_passages(answer: Answer) -> list[tuple[int, Hit, list[tuple[int, int]]
     return [(n, hit, spans) for n, (hit, spans) in sorted(groups.items())]
 
 
+def anchor(n: int) -> str:
+    """The HTML id of source card ``[n]``, which its markers in the answer link to."""
+    return f"cq-source-{n}"
+
+
 def answer_html(answer: Answer) -> str:
-    """The answer with styled ``[n]`` markers, rebuilt from the citations.
+    """The answer with ``[n]`` markers that link to their source card and show the quoted
+    sentence on hover, rebuilt from the citations.
 
     Rebuilding (rather than styling every ``[n]`` found in ``answer.text``) keeps a
     bracketed reference number quoted from a paper from passing for a citation; if
@@ -226,16 +254,22 @@ def answer_html(answer: Answer) -> str:
     if " ".join(f"{c.sentence} [{c.n}]" for c in answer.citations) != answer.text:
         return inert(answer.text)
     return " ".join(
-        f'{inert(c.sentence)}<span class="cq-ref">{inert(f"[{c.n}]")}</span>'
+        f'{inert(c.sentence)}<a class="cq-ref" href="#{anchor(c.n)}" target="_self" '
+        f'title="{inert_attr(c.sentence)}">{inert(f"[{c.n}]")}</a>'
         for c in answer.citations
     )
 
 
 # -- source cards -----------------------------------------------------------------------
 def source_card(
-    hit: Hit, n: int | None, spans: list[tuple[int, int]], key: str, details: bool = True
+    hit: Hit,
+    n: int | None,
+    spans: list[tuple[int, int]],
+    key: str,
+    names: dict[str, str],
+    details: bool = True,
 ) -> None:
-    """Title, authors, year, section, page and score; the passage with its quote marked."""
+    """Title, citation line, the passage with its quote marked; scores and file below."""
     text = hit.chunk.text
     with st.container(border=True, key=f"card-{key}"):
         badge = (
@@ -243,9 +277,11 @@ def source_card(
             if n is not None
             else f'<span class="cq-badge cq-plain">{inert(f"#{hit.rank}")}</span>'
         )
+        target = f' id="{anchor(n)}"' if n is not None else ""
+        meta = citation_line(hit.doc, hit.chunk.section, _pages(hit) or "")
         st.markdown(
-            f'<div class="cq-title">{badge} {inert(_title(hit))}</div>'
-            f'<div class="cq-meta">{inert(" · ".join(_meta(hit)))}</div>',
+            f'<div class="cq-title cq-target"{target}>{badge} {inert(_title(hit, names))}</div>'
+            f'<div class="cq-meta">{inert(" · ".join(meta))}</div>',
             unsafe_allow_html=True,
         )
         start, end = excerpt_bounds(text, spans)
@@ -264,24 +300,29 @@ def source_card(
                     unsafe_allow_html=True,
                 )
             source_file(hit, key)
+        with st.expander("Details"):
+            st.markdown(f'<div class="cq-meta">{scores_html(hit)}</div>', unsafe_allow_html=True)
 
 
-def _title(hit: Hit) -> str:
-    return printable(hit.doc.display_title if hit.doc else hit.chunk.doc_id)
+def _title(hit: Hit, names: dict[str, str]) -> str:
+    title = names.get(hit.chunk.doc_id) or (hit.doc.display_title if hit.doc else "")
+    return printable(title or hit.chunk.doc_id)
 
 
-def _meta(hit: Hit) -> list[str]:
-    doc, chunk = hit.doc, hit.chunk
-    parts: list[str] = []
-    if doc is not None:
-        if doc.authors:
-            parts.append(", ".join(doc.authors[:3]) + (" et al." if len(doc.authors) > 3 else ""))
-        parts += [x for x in (doc.journal, str(doc.year) if doc.year else "") if x]
-    if chunk.section:
-        parts.append(chunk.section)
-    parts.append(_pages(hit) or "")
-    parts.append(f"score {hit.score:.4f}")
-    return [p for p in parts if p]
+def scores_html(hit: Hit) -> str:
+    """The retrieval scores behind a card, for whoever wants to check the ranking."""
+    rows = [f"Rank {hit.rank} · fusion score {hit.score:.4f}"]
+    for name, rank, score in (
+        ("Dense (embedding)", hit.dense_rank, hit.dense_score),
+        ("Lexical (BM25)", hit.lexical_rank, hit.lexical_score),
+    ):
+        if rank is not None:
+            rows.append(
+                f"{name}: rank {rank}" + (f", score {score:.4f}" if score is not None else "")
+            )
+        else:
+            rows.append(f"{name}: not among its candidates")
+    return "<br>".join(inert(r) for r in rows)
 
 
 def _pages(hit: Hit) -> str | None:

@@ -43,6 +43,12 @@ def inert(text: str) -> str:
     return "<br>".join(line.translate(_ENTITIES) for line in lines)
 
 
+def inert_attr(text: str) -> str:
+    """Untrusted text for an HTML attribute value (a ``title`` shown on hover): one line,
+    every punctuation character a character reference, so it cannot close the quotes."""
+    return _SPACES.sub(" ", str(text)).strip().translate(_ENTITIES)
+
+
 def corpus_file(source: str | Path, corpus: Path) -> Path | None:
     """The real path of an indexed source file if it lies inside the corpus folder.
 
@@ -143,10 +149,20 @@ STYLE = """
   background: rgba(31, 111, 178, 0.07);
 }
 .cq-abstain { border-left-color: #9a6b00; background: rgba(214, 153, 0, 0.09); }
-.cq-ref {
+.cq-ref, .cq-answer a.cq-ref, .cq-answer a.cq-ref:visited {
   font-weight: 700; color: #1f6fb2; font-size: 0.82em; white-space: nowrap;
-  margin-left: 0.15em;
+  margin-left: 0.15em; text-decoration: none; cursor: pointer;
 }
+.cq-answer a.cq-ref:hover { text-decoration: underline; }
+.cq-target { scroll-margin-top: 4rem; }
+.cq-fields { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
+.cq-fields th, .cq-fields td {
+  text-align: left; vertical-align: top; padding: 0.3rem 0.45rem;
+  border-bottom: 1px solid rgba(128, 128, 128, 0.25);
+}
+.cq-fields th { font-weight: 650; white-space: nowrap; }
+.cq-quote { cursor: help; border-bottom: 1px dotted rgba(110, 115, 125, 0.8); }
+.cq-blank { color: rgba(110, 115, 125, 0.8); }
 .cq-badge {
   display: inline-block; min-width: 1.9em; text-align: center; margin-right: 0.3em;
   padding: 0.05em 0.4em; border-radius: 0.4em; background: #1f6fb2; color: #fff;

@@ -21,9 +21,11 @@ import streamlit as st
 from rag.config import Settings, load_settings
 from rag.errors import RagError
 from rag.ingest import LOADERS, MAX_FILE_BYTES, printable, too_large
+from rag.ui.titles import titles
 
 ALLOWED_TYPES = sorted(suffix.lstrip(".") for suffix in LOADERS)
 MAX_NAME_CHARS = 120
+BLANK = "—"  # what a table shows for metadata a report does not state (never "None")
 STAGES = {
     "scanning": "Checking files",
     "reading": "Reading new files",
@@ -116,12 +118,14 @@ def index_stats(settings: Settings) -> tuple[dict, list[dict]] | None:
     except RagError:
         return None
     try:
+        names = titles(store)
         docs = [
             {
+                "title": printable(names.get(d.doc_id) or d.display_title),
+                "journal": printable(d.journal) or BLANK,
+                "year": str(d.year) if d.year else BLANK,
+                "doi": printable(d.doi) or BLANK,
                 "file": printable(Path(d.source).name),
-                "title": printable(d.title),
-                "year": d.year,
-                "doi": d.doi,
             }
             for d in store.documents()
         ]
