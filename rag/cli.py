@@ -161,6 +161,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     for path, reason in report.failed:
         print(f"skipped {printable(path)}: {printable(reason)}")
+    for path, message in report.warnings:
+        print(f"warning {printable(path)}: {printable(message)}")
     if report.failed and not (report.added or report.updated or report.unchanged):
         print(
             f"error: none of the {len(report.failed)} files could be indexed (see the reasons "

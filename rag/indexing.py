@@ -60,6 +60,8 @@ class SyncReport:
     # (path, reason): unreadable, unsupported, too large, empty, or a duplicate.
     failed: list[tuple[str, str]] = field(default_factory=list)
     recleaned: list[str] = field(default_factory=list)
+    # (path, message): indexed, but read with a doubt the user should know of.
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     documents: int = 0
     chunks: int = 0
@@ -189,11 +191,14 @@ def sync(
         counter = TokenCounter(settings.model_path)
         staged: list[tuple[Document, list[Chunk], set[str], _Pending]] = []
         for item in pending:
+            said: list[str] = []
             try:
-                doc = load_document(item.path, catalog.get(item.path.name), common, item.blocks)
+                meta = catalog.get(item.path.name)
+                doc = load_document(item.path, meta, common, item.blocks, warnings=said)
             except RagError as exc:
                 report.failed.append((str(item.path), _reason(exc, item.path)))
                 continue
+            report.warnings += [(str(item.path), message) for message in said]
             doc.doc_id = ids[id(item)]
             chunks = chunk_document(
                 doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix

@@ -181,7 +181,9 @@ def _picked(rng: random.Random, blocks: list[list[str]], keep: float) -> list[li
     return chosen
 
 
-def capture(article: Article, site: str, rng: random.Random, layout: str) -> str:
+def capture(
+    article: Article, site: str, rng: random.Random, layout: str, sites: dict | None = None
+) -> str:
     """One page's text: chrome, the article (title, headings, paragraphs) with chrome between
     and inside its sections, then more chrome.
 
@@ -189,7 +191,7 @@ def capture(article: Article, site: str, rng: random.Random, layout: str) -> str
     at all (another browser's copy), "wrapped" hard-wraps at 78 columns (a text browser).
     """
     title, sections = article
-    top, middle, bottom = SITES[site](rng, title)
+    top, middle, bottom = (sites or SITES)[site](rng, title)
     out: list[str] = []
 
     def block(lines: list[str]) -> None:
@@ -224,3 +226,156 @@ def captures(seed: int = 11) -> list[Capture]:
         text = capture(article, site, rng, layouts[n % len(layouts)])
         out.append(Capture(f"{site}_{n:02d}.txt", site, text, article))
     return out
+
+
+# Real sites' chrome, as their pages read when copied (PMC, BMC/Springer, SciELO).
+def pmc(rng: random.Random, title: str) -> tuple[list, list, list]:
+    pmcid, year = rng.randint(5_000_000, 9_999_999), rng.randint(2015, 2023)
+    top = [
+        ["Warning: The NCBI web site requires JavaScript to function. more..."],
+        ["NCBI", "Skip to main content", "Skip to navigation", "Resources", "How To"],
+        ["About NCBI Accesskeys", "My NCBI Sign in to NCBI Sign Out"],
+        ["PMC", "US National Library of Medicine", "National Institutes of Health"],
+        ["Search database", "PMC", "All Databases", "Search term", "Search"],
+        ["Advanced Journal list Help", "Journal List", f"J Med Case Rep v.{rng.randint(9, 17)}"],
+        [f"PMC{pmcid}", f"Published online {year} {rng.choice(MONTHS)[:3]} {rng.randint(1, 28)}."],
+        ["Author information Article notes Copyright and License information Disclaimer"],
+    ]
+    middle = [["Go to:"]]
+    bottom = [
+        ["Articles from Journal of Medical Case Reports are provided here courtesy of BMC"],
+        ["Other Formats", f"PDF ({rng.randint(200, 900)}K)", "Actions", "Cite", "Collections"],
+        ["Add to Collections", "Create a new collection", "Add to an existing collection"],
+        ["Share", "Facebook Twitter Google+", "Permalink", "Copy", "RESOURCES"],
+        ["Similar articles", "Cited by other articles", "Links to NCBI Databases"],
+        ["Follow NCBI", "Twitter Facebook LinkedIn GitHub", "Connect with NLM"],
+        ["National Library of Medicine", "8600 Rockville Pike", "Bethesda, MD 20894"],
+        ["Web Policies", "FOIA", "HHS Vulnerability Disclosure", "Help", "Accessibility"],
+    ]
+    return top, middle, bottom
+
+
+def bmc(rng: random.Random, title: str) -> tuple[list, list, list]:
+    top = [
+        ["Skip to main content", "Advertisement"],
+        ["Search", "Explore journals", "Get published", "About BMC", "My account"],
+        ["Journal of Medical Case Reports", "Home About Articles Submission Guidelines"],
+        ["Case report", "Open Access", f"Published: {_date(rng)}"],
+        [
+            f"{rng.randint(900, 9000)} Accesses",
+            f"{rng.randint(1, 30)} Citations",
+            "Metrics details",
+        ],
+    ]
+    middle = [["Advertisement"]]
+    bottom = [
+        [
+            "Publisher's Note",
+            "Springer Nature remains neutral with regard to jurisdictional "
+            "claims in published maps and institutional affiliations.",
+        ],
+        ["Rights and permissions", "Reprints and permissions", "About this article"],
+        ["Cite this article", "Download citation", f"Received: {_date(rng)}", "Share this article"],
+        [
+            "Anyone you share the following link with will be able to read this content:",
+            "Get shareable link",
+            "Copy to clipboard",
+        ],
+        ["Provided by the Springer Nature SharedIt content-sharing initiative"],
+        ["Download PDF", "Sections", "Figures", "References"],
+        [
+            "Contact us",
+            "Read more on our blogs",
+            "Receive BMC newsletters",
+            "Manage article alerts",
+        ],
+        [
+            "By using this website, you agree to our Terms and Conditions, Your US state privacy "
+            "rights, Privacy statement and Cookies policy. Your privacy choices/Manage cookies we "
+            "use in the preference centre."
+        ],
+        [
+            f"© {rng.randint(2019, 2024)} BioMed Central Ltd unless otherwise stated. Part of "
+            "Springer Nature."
+        ],
+    ]
+    return top, middle, bottom
+
+
+def scielo(rng: random.Random, title: str) -> tuple[list, list, list]:
+    top = [
+        ["SciELO - Scientific Electronic Library Online"],
+        ["Services on Demand", "Journal", "SciELO Analytics", "Google Scholar H5M5"],
+        ["Article", "Portuguese (pdf)", "Article in xml format", "How to cite this article"],
+        ["SciELO Analytics", "Automatic translation", "Indicators", "Related links"],
+        ["Share", "More", "Permalink"],
+        [f"Rev. Bras. Reumatol. vol.{rng.randint(50, 60)} no.{rng.randint(1, 6)} São Paulo"],
+    ]
+    middle = [["Print version ISSN 0482-5004 On-line version ISSN 1809-4570"]]
+    bottom = [
+        [f"Received: {_date(rng)}; Accepted: {_date(rng)}"],
+        [
+            "This is an Open Access article distributed under the terms of the Creative "
+            "Commons Attribution License, which permits unrestricted use, distribution, and "
+            "reproduction in any medium, provided the original work is properly cited."
+        ],
+        [
+            "Av. Brigadeiro Luís Antônio, 278, 6º andar",
+            "01318-901 São Paulo SP - Brazil",
+            "Tel.: (55 11) 3289-7165",
+        ],
+    ]
+    return top, middle, bottom
+
+
+REAL_SITES = {"pmc": pmc, "bmc": bmc, "scielo": scielo}
+SHAPES = ("page", "paragraph", "wrapped")
+
+
+def flatten(text: str, shape: str, rng: random.Random) -> str:
+    """A capture with its line breaks lost: one line per page, one line per paragraph (a
+    run of chrome joined with the text after it), or one line per page hard-wrapped."""
+    blocks = (
+        [" ".join(b.split("\n")) for b in text.split("\n\n")]
+        if "\n\n" in text
+        else [line for line in text.split("\n")]
+    )
+    blocks = [b.strip() for b in blocks if b.strip()]
+    if shape == "page":
+        return " ".join(blocks)
+    if shape == "wrapped":
+        return "\n".join(textwrap.wrap(" ".join(blocks), 78, break_on_hyphens=False))
+    out: list[str] = []
+    for b in blocks:
+        if out and rng.random() < 0.5:
+            out[-1] += " " + b
+        else:
+            out.append(b)
+    return "\n".join(out)
+
+
+def flattened_captures(seed: int = 5) -> list[Capture]:
+    """Every article on a real site, and ten longer ones (two articles' sections under
+    one title) on the fictional sites, in the three flattened shapes taken in turn so
+    that every site comes in every shape.
+
+    The longer ones repeat articles that the real sites' captures hold: index them apart
+    (``on_real_site``), as two corpora; in one, their shared sentences would rightly be
+    taken for lines repeated across documents, or for one article saved twice.
+    """
+    rng = random.Random(seed)
+    sites = {**REAL_SITES, **SITES}
+    jobs = [(article, list(REAL_SITES)[n % 3]) for n, article in enumerate(ARTICLES)]
+    for n in range(10):
+        (title, first), (_, second) = ARTICLES[n], ARTICLES[n + 11]
+        jobs.append(((title, first + second), list(SITES)[n % 5]))
+    out = []
+    for n, (article, site) in enumerate(jobs):
+        shape = SHAPES[(n + n // 3) % 3]
+        text = flatten(capture(article, site, rng, "blank", sites), shape, rng)
+        out.append(Capture(f"{site}_{shape}_{n:02d}.txt", site, text, article))
+    return out
+
+
+def on_real_site(cap: Capture) -> bool:
+    return cap.site in REAL_SITES

@@ -111,11 +111,16 @@ def load_document(
     metadata: dict | None = None,
     common_lines: set[str] | frozenset[str] = frozenset(),
     blocks: tuple[bytes, list[Section], dict] | None = None,
+    warnings: list[str] | None = None,
 ) -> Document:
-    """A cleaned Document; ``metadata`` (from the corpus catalog) wins over found metadata."""
+    """A cleaned Document; ``metadata`` (from the corpus catalog) wins over found metadata.
+
+    ``warnings`` is told when cleaning kept a text's prose sentences because its rules
+    would have left almost nothing (see ``clean_sections``).
+    """
     data, raw, found = blocks or read_blocks(path)
     structured = path.suffix.lower() in STRUCTURED
-    sections = clean_sections(raw, common_lines, structured=structured)
+    sections = clean_sections(raw, common_lines, structured=structured, warnings=warnings)
     if not sections:
         raise RagError(f"{path.name}: no article text left after cleaning")
     meta = merged_metadata(found, metadata)

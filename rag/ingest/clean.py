@@ -11,6 +11,7 @@ sits with chrome or outside the article's first and last paragraphs.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -18,11 +19,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.documents import Section
+from rag.ingest import segments
+from rag.ingest.vocab import (
+    CHROME_WORDS,
+    LEGAL_WEB_WORDS,
+    REFERENCE_HEADINGS,
+    is_heading_word,
+    words,
+)
 
+log = logging.getLogger(__name__)
 _ODD_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
 _HYPHEN_BREAK = re.compile(r"(\w)-\n[ \t]*([a-z])")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 _TERMINAL = (".", "!", "?", ":", ";", "…", '"', "”", ")")
 _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
 _CAPTION = re.compile(r"(fig\.?|figure|table)\s*\d", re.I)
@@ -39,35 +48,10 @@ _DEGREE = re.compile(
 )
 _PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
 
-# Words typical of site chrome: navigation, calls to action, accounts, sharing, legal.
-CHROME_WORDS = frozenset(
-    """about accept access account advertise advertisement affiliation all app browse browser
-    call cart citation cite click contact content cookie cookies copyright disclaimer download
-    email endorsement facebook faq feedback follow footer full help home join linkedin log login
-    menu more navigation newsletter now our owners page paper pdf permissions platform policy
-    print privacy property queries read recommended register related reserved rights save
-    schedule search session share sign signin site skip sponsorship subscribe support talk terms
-    text third-party trademark twitter us version view warranties we website welcome
-    you your""".split()
-)
-# Strong signals: one medical sentence almost never holds two of these.
-LEGAL_WEB_WORDS = frozenset(
-    """advertisement browser cookie cookies copyright copyrightlaw disclaimer endorsement login
-    newsletter privacy sponsorship subscribe third-party trademark warranties website
-    website/platform""".split()
-)
-HEADING_WORDS = frozenset(
-    """abstract acknowledgement acknowledgements acknowledgment acknowledgments background
-    bibliography case conclusion conclusions diagnosis discussion figure figures findings
-    follow-up funding history introduction key keywords legends limitations management materials
-    methods outcome presentation references report results summary table tables
-    treatment words""".split()
-)
+MIN_PROSE_SENTENCES = 10  # a text with this many prose sentences is an article
+KEEP_SHARE = 0.2  # cleaning that keeps less of its prose than this has misjudged the text
 NEAR_DUPLICATE_WORDS = 8  # lines this long are prose when comparing two documents
 NEAR_DUPLICATE_MAX_OWNERS = 20  # a line in more documents than this is boilerplate
-REFERENCE_HEADINGS = frozenset(
-    {"references", "bibliography", "literature cited", "works cited", "reference list", "notes"}
-)
 
 
 def normalize_unicode(text: str) -> str:
@@ -86,21 +70,6 @@ def dehyphenate(text: str) -> str:
 def line_key(line: str) -> str:
     """A fingerprint that ignores case, digits and spacing, to spot repeated lines."""
     return re.sub(r"\s+", " ", re.sub(r"\d+", "0", line.strip().lower()))
-
-
-def words(line: str) -> list[str]:
-    return [w.lower().strip("'’") for w in _WORD.findall(line)]
-
-
-def is_heading_word(line: str) -> bool:
-    """True for standard section headings ("Case presentation", "REFERENCES", "Figure 2")."""
-    key = re.sub(r"^[\d.\s]+", "", line.strip().lower()).rstrip(":").strip()
-    if re.fullmatch(r"(fig\.?|figure|table)\s*\d+[a-z]?", key):
-        return True
-    if key in REFERENCE_HEADINGS:
-        return True
-    parts = key.split()
-    return 0 < len(parts) <= 4 and all(w in HEADING_WORDS for w in parts)
 
 
 def is_chrome(line: str, repeated: bool = False) -> bool:
@@ -147,7 +116,7 @@ def is_front_matter(line: str) -> bool:
 def line_keys(text: str) -> set[str]:
     """Fingerprints of the lines (3+ words) of one document's raw text, wrapped lines joined."""
     lines = logical_lines(normalize_unicode(text))
-    return {line_key(x) for x, _, _ in lines if len(words(x)) >= 3}
+    return {line_key(x) for x, _, _, _ in lines if len(words(x)) >= 3}
 
 
 def common_line_keys(key_sets: Iterable[set[str]], min_docs: int = 2) -> set[str]:
@@ -241,49 +210,19 @@ def _is_sentence(line: str) -> bool:
     return n >= 20 and bool(_INNER_SENTENCE_END.search(line))
 
 
-def _continues(previous: str, following: str, width: int) -> bool:
-    """Is ``following`` the rest of a hard-wrapped line (a text-mode dump, a PDF column)?"""
-    return (
-        width >= 40
-        and len(previous) >= 0.6 * width
-        and len(words(previous)) >= 3
-        and not _FULL_STOP.search(previous)
-        and not is_heading_word(following)
-        and not following.startswith("#")
-    )
+def logical_lines(text: str) -> list[tuple[str, bool, list[str], str]]:
+    """``segments.logical_lines`` with this module's judge of what a piece reads as."""
+    return segments.logical_lines(text, _judge)
 
 
-def logical_lines(text: str) -> list[tuple[str, bool, list[str]]]:
-    """(line, blank line before it, physical lines) with hard-wrapped lines joined back.
-
-    Judging a wrapped paragraph line by line would see sentence fragments; judging the
-    joined line sees the sentence, and a run of short menu or list lines stays short.
-    """
-    runs: list[tuple[bool, list[str]]] = []
-    blank = True
-    for raw in text.splitlines():
-        line = re.sub(r" {2,}", " ", raw.strip())
-        if not line:
-            blank = True
-            continue
-        if blank or not runs:
-            runs.append((blank, [line]))
-        else:
-            runs[-1][1].append(line)
-        blank = False
-    out: list[tuple[str, bool, list[str]]] = []
-    for blank_before, run in runs:
-        width = max(len(x) for x in run)
-        parts = [run[0]]
-        first = blank_before
-        for line in run[1:]:
-            if _continues(parts[-1], line, width):
-                parts.append(line)
-                continue
-            out.append((" ".join(parts), first, parts))
-            parts, first = [line], False
-        out.append((" ".join(parts), first, parts))
-    return out
+def _judge(piece: str) -> str:
+    """What a piece cut from a line reads as: heading, chrome, prose or other."""
+    if is_heading_word(piece):
+        return "heading"
+    if is_chrome(piece) or segments.chrome_run(piece.split()):
+        return "chrome"
+    # A lead-in ("Next post:", "Treatment given:") says nothing about lost line breaks.
+    return "prose" if _is_sentence(piece) and not piece.endswith(":") else "other"
 
 
 @dataclass
@@ -293,7 +232,26 @@ class _Line:
     blank_before: bool
     parts: list[str]
     fixed: bool  # from a block with its own heading: its lines are text or chrome, no more
+    how: str = ""  # "piece" or "loose" in text that lost its line breaks (logical_lines)
     kind: str = ""  # P prose, H heading, C chrome, S short non-sentence (undecided)
+
+
+def _cut_repeated(lines: list[_Line], common: set[str] | frozenset[str]) -> list[_Line]:
+    """Lines of text that lost its line breaks, with lines that other documents repeat
+    cut out of them ("... was made: Print version ISSN 0482-5004 Acute appendicitis")."""
+    starts = segments.key_starts(common)
+    out: list[_Line] = []
+    for ln in lines:
+        if not ln.how or not starts or line_key(ln.text) in common:
+            out.append(ln)
+            continue
+        pieces = segments.around_repeated(ln.text, starts, line_key)
+        how = "piece" if len(pieces) > 1 else ln.how
+        first = ln.blank_before
+        out += [
+            _Line(p, ln.block, first and not n, [p], ln.fixed, how) for n, p in enumerate(pieces)
+        ]
+    return out
 
 
 def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> None:
@@ -323,7 +281,7 @@ def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> No
             ln.kind = "P"  # a figure or table label or caption is text, never a heading
         elif is_heading_word(s):
             ln.kind = "H"
-        elif is_chrome(s, repeated):
+        elif is_chrome(s, repeated) or ln.how and segments.piece_chrome(s):
             ln.kind = "C"
         else:
             ln.kind = "P" if _is_sentence(s) else "S"
@@ -338,7 +296,7 @@ def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> No
             or before.kind == "P"
             and bool(_FULL_STOP.search(before.text))
         )
-        if opens and _heading_form(ln.text):
+        if opens and ln.how != "piece" and _heading_form(ln.text):
             ln.kind = "H"
     # Short lines after a lead-in that ends with a colon are the list it announces ("L").
     lead_in = False
@@ -374,24 +332,60 @@ def clean_sections(
     blocks: list[Section],
     common_lines: set[str] | frozenset[str] = frozenset(),
     structured: bool = False,
+    warnings: list[str] | None = None,
 ) -> list[Section]:
     """Cleaned sections from raw blocks (one per page, or per structured section).
 
     A block that already has a heading (JATS, HTML) keeps it; headings found inside a
     block's text start new sections. Text under a reference-list heading is dropped.
     ``structured`` blocks (JATS: markup says what is a heading and what is prose) keep
-    their own heading, and no line of theirs is judged chrome or a heading.
+    their own heading, and no line of theirs is judged chrome or a heading. When the
+    rules would leave almost nothing of a text with plenty of prose, its prose sentences
+    are kept instead, and ``warnings`` is told why.
     """
     if structured:
         return _structured_sections(blocks)
+    return _kept_prose(blocks, _cleaned(blocks, common_lines), warnings)
+
+
+def _kept_prose(
+    blocks: list[Section], sections: list[Section], warnings: list[str] | None
+) -> list[Section]:
+    """``sections``, or every block's prose sentences if cleaning left under a fifth of them.
+
+    A file is never dropped whole without a word: a site whose every sentence the rules
+    take for chrome is kept as its sentences, with a warning to read it.
+    """
+    prose = [segments.prose_sentences(normalize_unicode(b.text)) for b in blocks]
+    prose_words = sum(len(x.split()) for ps in prose for x in ps)
+    kept = sum(len(s.text.split()) for s in sections)
+    if sum(map(len, prose)) < MIN_PROSE_SENTENCES or kept >= KEEP_SHARE * prose_words:
+        return sections
+    message = (
+        f"cleaning would have kept {kept} of its {prose_words} words of prose; keeping its "
+        f"{sum(map(len, prose))} prose sentences, site chrome and all"
+    )
+    log.warning(message)
+    if warnings is not None:
+        warnings.append(message)
+    return [
+        Section(heading=None, text=" ".join(ps), page=b.page)
+        for b, ps in zip(blocks, prose, strict=True)
+        if ps
+    ]
+
+
+def _cleaned(blocks: list[Section], common_lines: set[str] | frozenset[str]) -> list[Section]:
+    """The rules' sections: lines classified, chrome and references dropped."""
     raw = [normalize_unicode(b.text) for b in blocks]
     if any(b.page is not None for b in blocks):
         raw = strip_running_lines(raw)
     lines = [
-        _Line(text, n, blank, parts, fixed=block.heading is not None)
+        _Line(text, n, blank, parts, fixed=block.heading is not None, how=how)
         for n, (block, page_text) in enumerate(zip(blocks, raw, strict=True))
-        for text, blank, parts in logical_lines(dehyphenate(page_text))
+        for text, blank, parts, how in logical_lines(dehyphenate(page_text))
     ]
+    lines = _cut_repeated(lines, common_lines)
     _classify(lines, common_lines)
     sections: list[Section] = []
     heading: str | None = None
