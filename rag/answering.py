@@ -11,17 +11,18 @@ before it: cosine similarity to the question plus the share of question words th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer_types import expected_type, named_drugs
 from rag.chunking import quotable_sentences
 from rag.config import Settings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
+from rag.query import Query
 from rag.reader.model import Reader
-from rag.store import STOPWORDS, Store
+from rag.store import Store
+from rag.terms import STOPWORDS
 
 ABSTAIN_TEXT = "The indexed case reports do not answer this question."
 LEXICAL_WEIGHT = 0.3  # weight of question-word coverage next to cosine similarity
@@ -29,7 +30,6 @@ RANK_PENALTY = 0.01  # per passage rank: prefer the better-retrieved passage on 
 MERGE_SIMILARITY = 0.9  # two sentences this similar say the same thing: keep one
 MERGE_OVERLAP = 0.8  # the reader's path: two sentences sharing this share of words, too
 KEEP_MARGIN = 0.08  # further sentences must score within this of the best (reader off)
-RRF_K = 60  # reader re-ranking: the usual reciprocal rank fusion constant
 LIKELY = 0.7  # reader probability from which an answer "likely answers"
 ANSWER_PASSAGES = 5
 TYPE_BONUS = 0.1  # a sentence stating the fact the question asks for
@@ -112,11 +112,12 @@ class Answerer:
                 ]
         return out
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer:
+    def answer(self, query: Query, hits: list[Hit]) -> Answer:
+        question = query.text
         candidates = self.candidates(hits)
         if not candidates:
             return self._abstain(question, hits, 0.0, "No passage matched the question.")
-        missing = self._unnamed_drugs(question, hits)
+        missing = self._unnamed_drugs(query, hits)
         if missing:
             return self._abstain(
                 question, hits, 0.0, f"None of the closest passages mentions {missing}."
@@ -126,9 +127,9 @@ class Answerer:
             for c, p in zip(candidates, probabilities, strict=True):
                 c.score = float(p)
         else:
-            self._similarity_scores(question, candidates)
+            self._similarity_scores(query, candidates)
         order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
-        wanted = expected_type(question) if self.settings.answer_types else None
+        wanted = query.wanted if self.settings.answer_types else None
         if wanted:
             # "How old ...?" is answered by a sentence that states an age, or not at all.
             stating = [i for i in order if wanted.stated_in(candidates[i].sentence)]
@@ -138,7 +139,7 @@ class Answerer:
             if not self.reader:
                 for i in stating:  # already in score order, and all lifted alike
                     candidates[i].score += TYPE_BONUS
-                order = stating + [i for i in order if i not in stating]
+            order = stating + [i for i in order if i not in stating]
         best = candidates[order[0]]
         if best.score < self.threshold:
             reason = "No sentence of the closest passages answers the question closely enough."
@@ -146,29 +147,15 @@ class Answerer:
         chosen = self._more(candidates, order)
         return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
 
-    def rerank(self, question: str, hits: list[Hit], weight: float, k: int) -> list[Hit]:
-        """Hits re-ordered by reciprocal rank fusion of their retrieval rank and the rank of
-        their best sentence by the reader: a passage that holds an answer moves up."""
-        best = [
-            float(self.reader.score(question, [h.chunk.text[s.start : s.end] for s in spans]).max())
-            if (spans := quotable_sentences(h.chunk.text))
-            else 0.0
-            for h in hits
-        ]
-        by_reader = {i: r for r, i in enumerate(np.argsort([-b for b in best], kind="stable"), 1)}
-        fused = [1 / (RRF_K + h.rank) + weight / (RRF_K + by_reader[i]) for i, h in enumerate(hits)]
-        order = np.argsort([-f for f in fused], kind="stable")[:k]
-        return [replace(hits[i], rank=r) for r, i in enumerate(order, start=1)]
-
-    def _similarity_scores(self, question: str, candidates: list[Candidate]) -> None:
+    def _similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The scoring without the reader: cosine to the question plus word coverage."""
         missing = [c for c in candidates if c.vector is None]
         if missing:
             vectors = self.embedder.encode([c.sentence for c in missing], progress=False)
             for c, v in zip(missing, vectors, strict=True):
                 c.vector = v
-        q = self.embedder.encode_query(question)
-        terms = content_terms(question)
+        q = query.vector if query.vector is not None else self.embedder.encode_query(query.text)
+        terms = content_terms(query.text)
         for c in candidates:
             c.score = (
                 float(c.vector @ q)
@@ -191,10 +178,10 @@ class Answerer:
                 chosen.append(i)
         return chosen
 
-    def _unnamed_drugs(self, question: str, hits: list[Hit]) -> str:
+    def _unnamed_drugs(self, query: Query, hits: list[Hit]) -> str:
         """The drugs the question names ("a or b") when no passage it would quote names
         any of them; empty otherwise."""
-        drugs = named_drugs(question) if self.settings.answer_types else []
+        drugs = query.drugs if self.settings.answer_types else ()
         if not drugs:
             return ""
         evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])

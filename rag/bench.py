@@ -213,7 +213,8 @@ def child_serve(a: dict) -> dict:
     import faiss
 
     from rag.pipeline import Pipeline
-    from rag.store import CATALOG, faiss_path, fts_query
+    from rag.store import CATALOG, faiss_path
+    from rag.terms import fts_query
 
     settings = load_settings(index_dir=Path(a["index"]), device=a["device"], backend=a["backend"])
     questions: list[str] = a["questions"]
@@ -274,7 +275,8 @@ def child_bare_cold(a: dict) -> dict:
     t0 = time.perf_counter()
     import faiss
 
-    from rag.store import CATALOG, fts_query
+    from rag.store import CATALOG
+    from rag.terms import fts_query
 
     settings = load_settings(index_dir=Path(a["index"]), backend=a["backend"])
     gen = sqlite3.connect(settings.index_dir / CATALOG).execute(

@@ -15,7 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
-from rag.config import load_settings
+from rag.config import MODES, load_settings
 from rag.errors import RagError
 
 
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, help="passages to return (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--questions", type=Path, help='JSONL file of {"id", "question"} lines')
-    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), help="retrieval mode")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode")
     p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("status", parents=[common], help="what the index holds")

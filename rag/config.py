@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("hybrid", "dense", "lexical")  # retrieval modes, everywhere they are offered
 
 
 def bundled_model_dir() -> Path:

@@ -9,7 +9,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from rag.config import Settings, load_settings
+from rag.config import MODES, Settings, load_settings
 from rag.errors import RagError
 
 EPILOG = """examples:
@@ -48,7 +48,7 @@ def add_eval_parser(sub, common) -> None:
         help="print a Markdown table of the headline metrics of saved results",
     )  # fmt: skip
     g = p.add_argument_group("ablations (override the configuration)")
-    g.add_argument("--mode", choices=("hybrid", "dense", "lexical"), help="retrieval mode")
+    g.add_argument("--mode", choices=MODES, help="retrieval mode")
     g.add_argument("-k", type=int, help="passages per answer (default 5)")
     g.add_argument("--rrf-k", type=int, help="reciprocal rank fusion constant (default 60)")
     g.add_argument("--candidates", type=int, help="depth taken from each retriever (default 100)")
@@ -107,21 +107,22 @@ def parse_sets(pairs: list[str]) -> dict:
 
 
 def eval_settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
-        index_dir=args.index,
-        model=args.model,
-        device=args.device,
-        backend=args.backend,
-        k=args.k,
-        mode=args.mode,
-        rrf_k=args.rrf_k,
-        candidates=args.candidates,
-        dense_weight=args.dense_weight,
-        lexical_weight=args.lexical_weight,
-        chunk_tokens=args.chunk_tokens,
-        overlap_tokens=args.overlap_tokens,
-        **parse_sets(args.set),
-    )
+    """The configuration: options, then ``--set FIELD=VALUE`` (so ``--set mode=dense`` works)."""
+    options = {
+        "index_dir": args.index,
+        "model": args.model,
+        "device": args.device,
+        "backend": args.backend,
+        "k": args.k,
+        "mode": args.mode,
+        "rrf_k": args.rrf_k,
+        "candidates": args.candidates,
+        "dense_weight": args.dense_weight,
+        "lexical_weight": args.lexical_weight,
+        "chunk_tokens": args.chunk_tokens,
+        "overlap_tokens": args.overlap_tokens,
+    }
+    return load_settings(**{**options, **parse_sets(args.set)})
 
 
 class ProgressPrinter:

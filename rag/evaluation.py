@@ -542,10 +542,11 @@ def evaluate_gold(
     rows: list[dict] = []
     for n, q in enumerate(questions, start=1):
         t0 = time.perf_counter()
-        app_hits = pipeline.search(q.question)  # what Pipeline.ask retrieves, timed cold
+        query = pipeline.query(q.question)
+        app_hits = pipeline.retriever.run(query)  # what Pipeline.ask retrieves, timed cold
         t1 = time.perf_counter()
         if answer:
-            result = pipeline.answerer.answer(q.question, app_hits)
+            result = pipeline.answerer.answer(query, app_hits)
             t2 = time.perf_counter()
         hits = pipeline.search(q.question, k=depth)
         mismatched += not _same_top(app_hits, hits)

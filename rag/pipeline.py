@@ -8,8 +8,9 @@ from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.indexing import manifest_for
+from rag.query import Filters, Query
 from rag.reader.model import reader_for
-from rag.retrieval import Filters, Retriever
+from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
 from rag.store import Store
 
@@ -26,10 +27,9 @@ class Pipeline:
         self.settings = settings
         self.store = Store(settings.index_dir, expected=manifest_for(settings))
         self.embedder = embedder or embedder_for(settings)
-        self.retriever = Retriever(self.store, self.embedder, settings)
-        self.answerer = Answerer(
-            self.embedder, settings, self.store, reader_for() if settings.reader else None
-        )
+        reader = reader_for() if settings.reader else None
+        self.retriever = Retriever(self.store, self.embedder, settings, reader)
+        self.answerer = Answerer(self.embedder, settings, self.store, reader)
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
@@ -38,6 +38,15 @@ class Pipeline:
             self.answerer.reader.score("warm up", ["The reader loads its model once."])
         self.store.refresh()
 
+    def query(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+    ) -> Query:
+        return self.retriever.query(question, k, filters, mode)
+
     def search(
         self,
         question: str,
@@ -45,12 +54,7 @@ class Pipeline:
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> list[Hit]:
-        depth = self.settings.reader_rerank_depth
-        if not (depth and self.answerer.reader):
-            return self.retriever.search(question, k, filters, mode)
-        k = k or self.settings.k
-        hits = self.retriever.search(question, max(k, depth), filters, mode)
-        return self.answerer.rerank(question, hits, self.settings.reader_weight, k)
+        return self.retriever.search(question, k, filters, mode)
 
     def cards(self, doc_ids: list[str] | None = None) -> list[CaseCard]:
         """The case cards read at index time (all, or of these documents)."""
@@ -74,5 +78,5 @@ class Pipeline:
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> Answer:
-        hits = self.search(question, k, filters, mode)
-        return self.answerer.answer(question, hits)
+        query = self.query(question, k, filters, mode)
+        return self.answerer.answer(query, self.retriever.run(query))

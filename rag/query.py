@@ -1,4 +1,6 @@
-"""Question processing before retrieval: abbreviations expanded from the corpus itself.
+"""The question, worked out once: a :class:`Query` that every stage and the answerer read.
+
+Abbreviations are expanded from the corpus itself.
 
 A clinician writes "SSc"; the case report that defines it writes "systemic sclerosis
 (SSc)" once and then either form. The definition is found with the Schwartz-Hearst
@@ -10,12 +12,55 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 
+import numpy as np
 from abbreviations import schwartz_hearst
 
+from rag.answer_types import AnswerType
+from rag.documents import DocInfo
 from rag.store import Store
 
 _ABBREVIATION = re.compile(r"\b(?=[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]{1,7}\b")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict hits to some documents and/or a range of publication years."""
+
+    doc_ids: frozenset[str] | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids) or self.year_min is not None or self.year_max is not None
+
+    def allows(self, doc: DocInfo) -> bool:
+        if self.doc_ids and doc.doc_id not in self.doc_ids:
+            return False
+        if self.year_min is not None and (doc.year is None or doc.year < self.year_min):
+            return False
+        return self.year_max is None or (doc.year is not None and doc.year <= self.year_max)
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """A question with everything the stages need, computed once.
+
+    ``words`` is the lexical side's wording (abbreviations expanded: the dense model reads
+    "SSc" well enough, and long forms appended to its input shift the question's
+    meaning); ``vector`` is None in lexical mode.
+    """
+
+    text: str
+    words: str
+    vector: np.ndarray | None
+    wanted: AnswerType | None  # the kind of fact asked for ("how old" wants an age)
+    drugs: tuple[str, ...]  # drugs the question names
+    mode: str = "hybrid"
+    k: int = 5
+    filters: Filters = field(default_factory=Filters)
 
 
 def candidate_abbreviations(question: str) -> list[str]:

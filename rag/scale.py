@@ -207,7 +207,7 @@ def run_index(
 
 def run_fts(size: int, source: Source, workdir: Path, seed: int = 0) -> FtsRun:
     """An FTS5 table shaped like the store's, of ``size`` passages stitched from real text."""
-    from rag.store import fts_query
+    from rag.terms import fts_query
 
     rng = np.random.default_rng(seed)
     path = workdir / f"fts-{size}.sqlite"

@@ -27,6 +27,7 @@ import numpy as np
 from rag.card_store import CARDS_SCHEMA, read_cards, write_cards
 from rag.documents import CaseCard, Chunk, DocInfo, Document
 from rag.errors import RagError
+from rag.terms import fts_query
 from rag.vector_index import VectorIndex, prepare
 
 SCHEMA_VERSION = 1
@@ -75,31 +76,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, title, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
-
-# Words that carry no evidence in a clinical question; dropped from the lexical query.
-STOPWORDS = frozenset(
-    """a about after all also an and any are as at be been before being between both but by can
-    case cases could did do does doing for from had has have having he her here hers him his how
-    i if in into is it its may might more most much must no nor not of on or other our out over
-    own patient patients report reported same she should so some such than that the their them
-    then there these they this those through to too under until up very was we were what when
-    where which while who whom why will with would you your""".split()
-)
-
-
-def query_terms(question: str) -> list[str]:
-    """The question's content words, lower-cased, in order, without repeats."""
-    terms: list[str] = []
-    for word in re.findall(r"[^\W_]+(?:[-'][^\W_]+)*", question.lower()):
-        for part in word.split("-") if "-" in word else [word]:
-            if part not in STOPWORDS and part not in terms and (len(part) > 1 or part.isdigit()):
-                terms.append(part)
-    return terms
-
-
-def fts_query(question: str) -> str:
-    """An OR query of the question's content words, each quoted so FTS5 syntax is inert."""
-    return " OR ".join(f'"{t}"' for t in query_terms(question))
 
 
 @dataclass(frozen=True)
@@ -364,15 +340,15 @@ class Store:
             ) from exc
 
     def lexical_search(
-        self, question: str, depth: int, title_weight: float = 0.5
+        self, terms: list[str], depth: int, title_weight: float = 0.5
     ) -> list[tuple[int, float]]:
-        query = fts_query(question)
-        if not query:
+        """BM25 over chunk text and title for any of the ``terms`` (``rag.terms``)."""
+        if not terms:
             return []
         rows = self.db.execute(
             "SELECT rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
             " ORDER BY s LIMIT ?",
-            (title_weight, query, depth),
+            (title_weight, fts_query(terms), depth),
         )
         return [(int(r), -float(s)) for r, s in rows]
 
@@ -383,9 +359,8 @@ class Store:
         )
         return [r[0] for r in rows]
 
-    def known_share(self, question: str) -> float:
-        """Share of the question's content words that occur anywhere in the index."""
-        terms = query_terms(question)
+    def known_share(self, terms: list[str]) -> float:
+        """Share of the ``terms`` that occur anywhere in the index."""
         if not terms:
             return 0.0
         known = sum(

@@ -350,7 +350,7 @@ def test_readers_keep_serving_during_a_reindex_and_then_see_the_new_generation(t
             hits = store.dense_search(query, 5)
             rows = store.chunks(i for i, _ in hits)
             assert hits and rows, "a reader got nothing during the re-index"
-            store.lexical_search("vitrectomy", 5)
+            store.lexical_search(["vitrectomy"], 5)
             answered += 1
         except BaseException as exc:  # noqa: BLE001 (collected and reported below)
             errors.append(exc)
