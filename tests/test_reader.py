@@ -10,9 +10,11 @@ import json
 
 import pytest
 
+from rag.answer_types import expected_type, named_drugs
 from rag.answering import ABSTAIN_TEXT, Answerer, confidence_words
 from rag.config import Settings
 from rag.documents import Chunk, Hit
+from rag.query import Query
 from rag.reader.model import reader_for
 
 SAME_TOPIC = [
@@ -55,6 +57,10 @@ def test_shipped_reader_ranks_the_answer_above_a_same_topic_sentence(question, a
     assert p_answer > p_near
 
 
+def _query(text: str) -> Query:
+    return Query(text, text, None, expected_type(text), tuple(named_drugs(text)))
+
+
 def _hit(text: str, rank: int = 1) -> Hit:
     chunk = Chunk("doc", rank, text, None, None, None, 0, len(text), 0, chunk_id=rank)
     return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
@@ -72,12 +78,12 @@ def test_abstention_follows_the_calibrated_threshold():
     )
 
     above = Answerer(None, Settings(reader_threshold=best + 0.01), reader=reader)
-    abstained = above.answer(question, hits)
+    abstained = above.answer(_query(question), hits)
     assert abstained.abstained and abstained.text == ABSTAIN_TEXT and not abstained.citations
     assert confidence_words(abstained) == "does not answer"
 
     below = Answerer(None, Settings(reader_threshold=best - 0.01), reader=reader)
-    answered = below.answer(question, hits)
+    answered = below.answer(_query(question), hits)
     assert not answered.abstained
     assert answered.citations[0].sentence == answer
     assert answered.confidence == pytest.approx(best, abs=1e-3)
