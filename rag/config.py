@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Literal, get_args, get_type_hints
+
+from rag.errors import RagError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODES = ("hybrid", "dense", "lexical")  # retrieval modes, everywhere they are offered
+Mode = Literal["hybrid", "dense", "lexical"]
+Backend = Literal["onnx-int8", "onnx", "torch"]
+IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
+Fusion = Literal["rrf", "score"]
+MODES: tuple[str, ...] = get_args(Mode)  # retrieval modes, everywhere they are offered
 
 
 def bundled_model_dir() -> Path:
@@ -32,8 +39,8 @@ class Settings:
     # Texts per model call for torch and fp32 ONNX: 8 was fastest on this CPU for both
     # (`python -m rag.bench encode`); raise it on a GPU. onnx-int8 runs one text per call.
     batch_size: int = 8
-    backend: str = "onnx-int8"  # embedding runtime: onnx-int8 | onnx | torch (rag/embedding.py)
-    index_type: str = "auto"  # vector index: auto (by size) | flat | hnsw | ivfpq
+    backend: Backend = "onnx-int8"  # embedding runtime: onnx-int8 | onnx | torch (rag/embedding.py)
+    index_type: IndexType = "auto"  # vector index: auto (by size) | flat | hnsw | ivfpq
     # Chunking: the token budget counts the embedded prefix and the model's special tokens.
     chunk_tokens: int = 200
     overlap_tokens: int = 40
@@ -44,10 +51,10 @@ class Settings:
     case_cards: bool = False  # read each case report's card at index time (rag/cards.py)
     # Retrieval.
     k: int = 5
-    mode: str = "hybrid"  # hybrid | dense | lexical
+    mode: Mode = "hybrid"  # hybrid | dense | lexical
     candidates: int = 100  # depth taken from each retriever before fusion
     rrf_k: int = 60
-    fusion: str = "rrf"  # rrf (reciprocal rank fusion) | score (weighted max-normalised scores)
+    fusion: Fusion = "rrf"  # rrf (reciprocal rank fusion) | score (weighted max-normalised scores)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     title_weight: float = 0.5  # BM25 weight of the title column against the passage text
@@ -81,6 +88,16 @@ class Settings:
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
     max_answer_sentences: int = 3
 
+    def __post_init__(self) -> None:
+        """A choice outside its list is an error here, not a silent default later."""
+        for f in fields(self):
+            choices = get_args(_HINTS.get(f.name))
+            if choices and getattr(self, f.name) not in choices:
+                raise RagError(
+                    f"{f.name} = {getattr(self, f.name)!r} is not one of {', '.join(choices)} "
+                    f"(set by RAG_{f.name.upper()} or an option)."
+                )
+
     @property
     def model_path(self) -> Path:
         return Path(self.model) if self.model else bundled_model_dir()
@@ -88,6 +105,13 @@ class Settings:
     def with_overrides(self, **changes) -> Settings:
         """A copy with the given fields changed; ``None`` values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_HINTS = {
+    name: hint
+    for name, hint in get_type_hints(Settings, localns=globals()).items()
+    if getattr(hint, "__origin__", None) is Literal
+}
 
 
 def load_settings(**overrides) -> Settings:
