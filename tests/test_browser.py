@@ -148,6 +148,9 @@ def test_evaluation_page_runs_the_seed_gold_set_in_browser(
         expect(page.get_by_text("Failed questions")).to_be_visible()
         ndcg = page.get_by_test_id("stMetric").filter(has_text="ndcg@10")
         expect(ndcg).to_contain_text("0.")
+        page.get_by_test_id("stVegaLiteChart").locator("canvas, svg").first.wait_for()
+        page.get_by_test_id("stDataFrame").last.locator("canvas").first.wait_for()
+        page.wait_for_timeout(1000)  # the chart and tables draw after they appear
         screenshot(page, "evaluation.png", SCREENSHOTS)
     assert dialogs == []
     cli_s = rag_eval_seconds(seed_settings)

@@ -205,3 +205,15 @@ def test_index_page_never_shows_none(monkeypatch, cards_settings):
     assert docs and all(row[k] not in (None, "", "None") for row in docs for k in row)
     assert any(row["year"] == BLANK and row["journal"] == BLANK for row in docs)
     assert not any(row["title"].endswith(".txt") for row in docs)
+
+
+def test_match_words_say_how_and_where_a_report_matches():
+    from rag.similar import Match
+
+    some = card("a", 57, "female")
+    assert match_words(Match(some, 0.8, 0.7, {"age": "q", "sex": "q"})) == (
+        "Close match: age and sex agree"
+    )
+    assert match_words(Match(some, 0.7, 0.7, {})) == "Partial match: no field agrees"
+    assert match_words(Match(some, 0.4, 0.3, {"site": "q"})) == "Partial match: site agrees"
+    assert match_words(Match(some, 0.3, 0.3, {})) == "Weak match: no field agrees"

@@ -36,6 +36,7 @@ LABELS = {
 QUOTE_CHARS = 90
 MAX_ROWS = 200
 SIMILAR_K = 5
+CLOSE_TEXT = 0.5  # passage cosine above which a report's text reads as close to the summary
 ASK_DOC = "doc"  # the Ask page's query parameter (rag.ui.ask_page.ASK_DOC)
 _LEVEL_PUNCT = re.compile(r"\s*[-–—/]\s*")
 
@@ -205,9 +206,10 @@ def show_cases(pipeline: Pipeline) -> None:
 # -- similar cases ------------------------------------------------------------------------
 def match_words(match: Match) -> str:
     """How well a report matches, in words: text closeness plus the fields that agree."""
-    if match.similarity >= 0.6:
+    close = match.similarity >= CLOSE_TEXT
+    if close and len(match.matched) >= 2:
         closeness = "Close match"
-    elif match.similarity >= 0.45:
+    elif close or match.matched:
         closeness = "Partial match"
     else:
         closeness = "Weak match"
