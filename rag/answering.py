@@ -31,7 +31,6 @@ MERGE_SIMILARITY = 0.9  # two sentences this similar say the same thing: keep on
 MERGE_OVERLAP = 0.8  # the reader's path: two sentences sharing this share of words, too
 KEEP_MARGIN = 0.08  # further sentences must score within this of the best (reader off)
 LIKELY = 0.7  # reader probability from which an answer "likely answers"
-ANSWER_PASSAGES = 5
 TYPE_BONUS = 0.1  # a sentence stating the fact the question asks for
 
 
@@ -97,7 +96,7 @@ class Answerer:
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         """Quotable sentences of the top passages (with stored vectors where indexed)."""
-        top = hits[:ANSWER_PASSAGES]
+        top = hits[: self.settings.answer_passages]
         stored = {}
         if self.store and not self.reader:
             stored = self.store.sentences(h.chunk.chunk_id for h in top)
@@ -184,7 +183,7 @@ class Answerer:
         drugs = query.drugs if self.settings.answer_types else ()
         if not drugs:
             return ""
-        evidence = " ".join(h.chunk.text.lower() for h in hits[:ANSWER_PASSAGES])
+        evidence = " ".join(h.chunk.text.lower() for h in hits[: self.settings.answer_passages])
         return "" if any(drug in evidence for drug in drugs) else " or ".join(drugs)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:

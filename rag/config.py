@@ -78,6 +78,7 @@ class Settings:
     mmr_pool: int = 20
     # Answering.
     reader: bool = True  # the trained answer reader judges sentences (rag/reader/)
+    answer_passages: int = 5  # the best passages whose sentences the answer may quote
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
     reader_keep: float = 0.5  # further sentences need at least this probability
     # Passages re-ranked by fusing their retrieval rank with their best sentence's reader
