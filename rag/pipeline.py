@@ -8,7 +8,6 @@ from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.indexing import manifest_for
-from rag.query import Filters, Query
 from rag.reader.model import reader_for
 from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
@@ -30,6 +29,8 @@ class Pipeline:
         reader = reader_for() if settings.reader else None
         self.retriever = Retriever(self.store, self.embedder, settings, reader)
         self.answerer = Answerer(self.embedder, settings, self.store, reader)
+        # question, k, filters, mode -> the Query every stage and the answerer read
+        self.query = self.retriever.query
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
@@ -38,23 +39,9 @@ class Pipeline:
             self.answerer.reader.score("warm up", ["The reader loads its model once."])
         self.store.refresh()
 
-    def query(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-    ) -> Query:
-        return self.retriever.query(question, k, filters, mode)
-
-    def search(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-    ) -> list[Hit]:
-        return self.retriever.search(question, k, filters, mode)
+    def search(self, *request, **options) -> list[Hit]:
+        """The best passages for a question (the arguments of :meth:`query`)."""
+        return self.retriever.run(self.query(*request, **options))
 
     def cards(self, doc_ids: list[str] | None = None) -> list[CaseCard]:
         """The case cards read at index time (all, or of these documents)."""
@@ -71,12 +58,7 @@ class Pipeline:
         similarity = passage_similarity(self.store, vector)
         return query, rank_cases(summary, query, self.store.cards(), similarity)[:k]
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-    ) -> Answer:
-        query = self.query(question, k, filters, mode)
+    def ask(self, *request, **options) -> Answer:
+        """A cited answer, or an abstention (the arguments of :meth:`query`)."""
+        query = self.query(*request, **options)
         return self.answerer.answer(query, self.retriever.run(query))

@@ -64,14 +64,9 @@ class Retriever:
             filters=filters or Filters(),
         )
 
-    def search(
-        self,
-        question: str,
-        k: int | None = None,
-        filters: Filters | None = None,
-        mode: str | None = None,
-    ) -> list[Hit]:
-        return self.run(self.query(question, k, filters, mode))
+    def search(self, *request, **options) -> list[Hit]:
+        """The best passages for a question (the arguments of :meth:`query`)."""
+        return self.run(self.query(*request, **options))
 
     def run(self, query: Query) -> list[Hit]:
         """The query through every stage, all reading one index generation: a writer may
