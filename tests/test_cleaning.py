@@ -136,3 +136,43 @@ def test_seed_front_matter_stays_out_of_the_index(pipeline):
     texts = [c.text for c, _ in pipeline.store.chunks(range(1, 10_000)).values()]
     assert not any("Address correspondence" in t or "tgazitt@" in t for t in texts)
     assert any("diagnosed with diffuse SSc" in t for t in texts)  # the case itself stays
+
+
+def _flat(page: str, common: set[str] | None = None) -> str:
+    return " // ".join(s.text for s in clean_sections([Section(None, page)], common or set()))
+
+
+def test_web_labels_run_onto_a_flattened_pages_items_are_cut_off():
+    """Labels ("Sponsored", "Most read", "Next post:") and a notice run onto the article's
+    items or onto a list of titles, in a page that lost its line breaks."""
+    page = (
+        "Case presentation A 50-year-old baker had a cough for three months. "
+        "The drugs he took at home were: Sponsored Amlodipine 5 mg daily Ramipril 10 mg "
+        "daily Most read 1. Caring for the ageing heart 2. Ten rashes to know "
+        "Discussion A cough from an ACE inhibitor stops when the drug is stopped. "
+        "Previous post: Ten rashes to know Next post: Caring for the ageing heart "
+        "Why doctors blog © 2023 Baker Health Ltd. Cite this article: Eur J Rare Cases. 4(2)."
+    )
+    text = _flat(page)
+    assert "A 50-year-old baker had a cough for three months." in text
+    assert "Amlodipine 5 mg daily Ramipril 10 mg daily" in text
+    assert "A cough from an ACE inhibitor stops when the drug is stopped." in text
+    for chrome in ("Sponsored", "Most read", "rashes", "ageing", "blog", "Baker Health"):
+        assert chrome not in text
+    assert "Eur J" not in text
+
+
+def test_publication_history_and_a_shared_licence_run_into_the_last_paragraph_are_cut():
+    licence = "This article is free to share under the terms of the licence of the journal."
+    cases = [
+        "Brucellosis in a farmer followed a month of drinking raw milk from his goats.",
+        "Q fever in a shepherd followed the lambing season on a windy upland farm.",
+        "Tularaemia in a hunter followed skinning rabbits without gloves in the autumn.",
+    ]
+    docs = [
+        f"Discussion\n\n{cases[0]} Received: 2 May 2020; Accepted: 9 June 2021 {licence}",
+        f"Summary\n\n{cases[1]}\n\n{licence}",
+        f"Summary\n\n{cases[2]}\n\n{licence}",
+    ]
+    common = common_line_keys(line_keys(d) for d in docs)
+    assert _flat(docs[0], common) == cases[0]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.documents import Section
 from rag.ingest import segments
+from rag.ingest.repeats import around_repeated, key_starts, line_key, strip_running_lines
+from rag.ingest.repeats import common_line_keys as common_line_keys
 from rag.ingest.vocab import (
     CHROME_WORDS,
     LEGAL_WEB_WORDS,
@@ -46,12 +46,10 @@ _DEGREE = re.compile(
     r"(?<![A-Za-z])(?:MD|PhD|MSc|MBBS|MBChB|MPH|FRCS|FRCP|FRCPC|FACS|DPhil|BSc|PharmD|DMD|DDS)"
     r"(?![A-Za-z])"
 )
-_PAGE_NUMBER = re.compile(r"^\s*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*$", re.I)
+_NEW_LIST = re.compile(r"1\.\s")
 
 MIN_PROSE_SENTENCES = 10  # a text with this many prose sentences is an article
 KEEP_SHARE = 0.2  # cleaning that keeps less of its prose than this has misjudged the text
-NEAR_DUPLICATE_WORDS = 8  # lines this long are prose when comparing two documents
-NEAR_DUPLICATE_MAX_OWNERS = 20  # a line in more documents than this is boilerplate
 
 
 def normalize_unicode(text: str) -> str:
@@ -65,11 +63,6 @@ def normalize_unicode(text: str) -> str:
 def dehyphenate(text: str) -> str:
     """Join words broken across lines ("hyper-\\nextension" -> "hyperextension")."""
     return _HYPHEN_BREAK.sub(r"\1\2", text)
-
-
-def line_key(line: str) -> str:
-    """A fingerprint that ignores case, digits and spacing, to spot repeated lines."""
-    return re.sub(r"\s+", " ", re.sub(r"\d+", "0", line.strip().lower()))
 
 
 def is_chrome(line: str, repeated: bool = False) -> bool:
@@ -119,76 +112,6 @@ def line_keys(text: str) -> set[str]:
     return {line_key(x) for x, _, _, _ in lines if len(words(x)) >= 3}
 
 
-def common_line_keys(key_sets: Iterable[set[str]], min_docs: int = 2) -> set[str]:
-    """Line fingerprints that occur in at least ``min_docs`` different documents.
-
-    Near-identical documents (two versions of one article) count as one: the lines they
-    share are the article's, not a site's.
-    """
-    sets = [set(keys) for keys in key_sets]
-    counts: Counter[str] = Counter()
-    for group in near_duplicate_groups(sets):
-        counts.update(set().union(*(sets[i] for i in group)))
-    return {k for k, n in counts.items() if n >= min_docs}
-
-
-def near_duplicate_groups(key_sets: list[set[str]]) -> list[list[int]]:
-    """Indexes of documents grouped by near-identical text (sharing most long lines).
-
-    Long lines (8+ words) are article prose; a line found in very many documents is a
-    site's boilerplate, and says nothing about two documents being one article.
-    """
-    long = [{k for k in keys if len(k.split()) >= NEAR_DUPLICATE_WORDS} for keys in key_sets]
-    owners: dict[str, list[int]] = {}
-    for i, keys in enumerate(long):
-        for k in keys:
-            owners.setdefault(k, []).append(i)
-    parent = list(range(len(key_sets)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, keys in enumerate(long):
-        shared: Counter[int] = Counter()
-        for k in keys:
-            if len(owners[k]) <= NEAR_DUPLICATE_MAX_OWNERS:
-                shared.update(j for j in owners[k] if j > i)
-        for j, n in shared.items():
-            if n >= 0.8 * min(len(keys), len(long[j])):
-                parent[root(j)] = root(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(key_sets)):
-        groups.setdefault(root(i), []).append(i)
-    return list(groups.values())
-
-
-def strip_running_lines(pages: list[str]) -> list[str]:
-    """Drop page numbers and headers/footers repeated on many pages (first/last 2 lines)."""
-    if len(pages) < 3:
-        return [_drop_page_numbers(p) for p in pages]
-    edge_counts: Counter[str] = Counter()
-    for page in pages:
-        lines = [x for x in page.splitlines() if x.strip()]
-        edge_counts.update({line_key(x) for x in lines[:2] + lines[-2:]})
-    threshold = max(2, len(pages) // 2)
-    running = {k for k, n in edge_counts.items() if n >= threshold}
-    cleaned = []
-    for page in pages:
-        lines = page.splitlines()
-        nonblank = [i for i, x in enumerate(lines) if x.strip()]
-        edges = set(nonblank[:2] + nonblank[-2:])
-        kept = [x for i, x in enumerate(lines) if not (i in edges and line_key(x) in running)]
-        cleaned.append(_drop_page_numbers("\n".join(kept)))
-    return cleaned
-
-
-def _drop_page_numbers(page: str) -> str:
-    return "\n".join(x for x in page.splitlines() if not _PAGE_NUMBER.match(x))
-
-
 def _heading_form(line: str) -> bool:
     """Short, capitalised, not a sentence: what a section heading looks like."""
     s = line.strip()
@@ -215,6 +138,12 @@ def logical_lines(text: str) -> list[tuple[str, bool, list[str], str]]:
     return segments.logical_lines(text, _judge)
 
 
+def _no_words(ln: _Line) -> bool:
+    """A piece of flattened text without one lower-case word: a journal's abbreviated name
+    or a run of titles ("J Invent Clin Cases."), not a sentence, whatever its end."""
+    return bool(ln.how) and not any(t[:1].isalpha() and t[:1].islower() for t in ln.text.split())
+
+
 def _judge(piece: str) -> str:
     """What a piece cut from a line reads as: heading, chrome, prose or other."""
     if is_heading_word(piece):
@@ -239,13 +168,13 @@ class _Line:
 def _cut_repeated(lines: list[_Line], common: set[str] | frozenset[str]) -> list[_Line]:
     """Lines of text that lost its line breaks, with lines that other documents repeat
     cut out of them ("... was made: Print version ISSN 0482-5004 Acute appendicitis")."""
-    starts = segments.key_starts(common)
+    starts = key_starts(common)
     out: list[_Line] = []
     for ln in lines:
         if not ln.how or not starts or line_key(ln.text) in common:
             out.append(ln)
             continue
-        pieces = segments.around_repeated(ln.text, starts, line_key)
+        pieces = around_repeated(ln.text, starts, line_key)
         how = "piece" if len(pieces) > 1 else ln.how
         first = ln.blank_before
         out += [
@@ -266,25 +195,34 @@ def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> No
     article's own lists and are kept.
     """
     for ln in lines:
-        s = ln.text
-        keys = [line_key(p) for p in ln.parts if len(words(p)) >= 3]
-        repeated = line_key(s) in common_lines or bool(
-            keys and all(k in common_lines for k in keys)
-        )
-        if s.startswith("#"):
-            ln.kind = "H"
-        elif is_front_matter(s):
-            ln.kind = "C"
-        elif ln.fixed:
-            ln.kind = "C" if is_chrome(s, repeated) else "P"
-        elif _CAPTION.match(s):
-            ln.kind = "P"  # a figure or table label or caption is text, never a heading
-        elif is_heading_word(s):
-            ln.kind = "H"
-        elif is_chrome(s, repeated) or ln.how and segments.piece_chrome(s):
-            ln.kind = "C"
-        else:
-            ln.kind = "P" if _is_sentence(s) else "S"
+        ln.kind = _own_kind(ln, common_lines)
+    _mark_headings(lines)
+    _mark_lists(lines)
+    _mark_surrounded(lines)
+
+
+def _own_kind(ln: _Line, common_lines: set[str] | frozenset[str]) -> str:
+    """What a line is on its own: P, H, C, or S (a short non-sentence, undecided)."""
+    s = ln.text
+    keys = [line_key(p) for p in ln.parts if len(words(p)) >= 3]
+    repeated = line_key(s) in common_lines or bool(keys and all(k in common_lines for k in keys))
+    if s.startswith("#"):
+        return "H"
+    if is_front_matter(s):
+        return "C"
+    if ln.fixed:
+        return "C" if is_chrome(s, repeated) else "P"
+    if _CAPTION.match(s):
+        return "P"  # a figure or table label or caption is text, never a heading
+    if is_heading_word(s):
+        return "H"
+    if is_chrome(s, repeated) or ln.how and segments.piece_chrome(s):
+        return "C"
+    return "P" if _is_sentence(s) and not _no_words(ln) else "S"
+
+
+def _mark_headings(lines: list[_Line]) -> None:
+    """A short line in heading form that opens a paragraph of prose is its heading."""
     for i, ln in enumerate(lines):
         if ln.kind != "S" or i + 1 == len(lines) or lines[i + 1].kind != "P":
             continue
@@ -298,13 +236,24 @@ def _classify(lines: list[_Line], common_lines: set[str] | frozenset[str]) -> No
         )
         if opens and ln.how != "piece" and _heading_form(ln.text):
             ln.kind = "H"
-    # Short lines after a lead-in that ends with a colon are the list it announces ("L").
-    lead_in = False
+
+
+def _mark_lists(lines: list[_Line]) -> None:
+    """Short lines after a lead-in that ends with a colon are the list it announces ("L"),
+    up to a list numbered from 1 again or a chrome label's own list ("Next post: ...")."""
+    lead_in, previous = False, ""
     for ln in lines:
-        if ln.kind == "S" and lead_in:
+        if ln.kind == "S" and lead_in and not (_NEW_LIST.match(ln.text) and previous == "L"):
             ln.kind = "L"
         elif ln.kind != "C":
             lead_in = ln.kind in ("P", "L") and (ln.kind == "L" or ln.text.endswith(":"))
+        elif ln.text.endswith(":"):
+            lead_in = False
+        previous = ln.kind if ln.kind != "C" else previous
+
+
+def _mark_surrounded(lines: list[_Line]) -> None:
+    """Undecided lines outside the article, alone before a heading, or next to chrome."""
     body = [i for i, ln in enumerate(lines) if ln.kind in ("P", "H")]
     prose = [i for i, ln in enumerate(lines) if ln.kind == "P"]
     first, last = (body[0], prose[-1]) if prose else (len(lines), -1)

@@ -8,14 +8,16 @@ before and after a section heading run into the sentence it heads ("Discussion S
 abscess is ..."), where a run of capitalised or navigation words gives way to a sentence
 ("Share Facebook Email He was ..."), before the items of a numbered list of links
 ("Most read 1. ... 2. ..."), and where a sentence starts after words with no full stop
-("... when to worry Her blood tests ..."). The cleaner keeps the cut only when it finds
-something other than plain sentences in it, so ordinary paragraphs stay whole.
+("... when to worry Her blood tests ..."), before a copyright notice, and around short
+web labels run onto an item ("... infectious mononucleosis Next post:", "... 10 mg daily
+Most read", "Sponsored Acute appendicitis ..."). The cleaner keeps the cut only when it
+finds something other than plain sentences in it, so ordinary paragraphs stay whole.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import pairwise
 
 from rag.chunking import split_sentences
@@ -36,7 +38,8 @@ _LIST_MARKER = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\.\s+(?=[\"“(]?[A-Z])")
 # Heading words that open sentences or captions too often to be cut off on their own.
 _WEAK_HEADINGS = frozenset({"case", "key", "words", "figure", "figures", "table", "tables"})
 # A sentence may start with these after a run of words that lacks a full stop.
-_COPYRIGHT = re.compile(r"(?<=[.!?])\s+(?=©)")  # a sentence ends before a notice
+# A notice starts at its sign, after a sentence or a list of titles ("... © 2024 Hub Ltd.").
+_COPYRIGHT = re.compile(r"(?<!Copyright)\s+(?=(?:Copyright\s+)?©)")
 _FULL_STOP = re.compile(r"[.!?…][\"”’)\]]*$")
 _PRONOUN_OPENERS = frozenset({"He", "She", "His", "Her", "They", "Their"})
 _MENU_MARKS = frozenset("|›»·•☰>/")
@@ -160,6 +163,11 @@ def _cut_sentence(tokens: list[str]) -> list[str]:
         cuts |= {j, k}
     cuts |= _list_leads(tokens)
     for a, b in pairwise(sorted(cuts)):
+        cuts.add(a + _leading_label(tokens[a:b]))
+        while end := _trailing_label(tokens[a:b]):  # "... daily Advertisement Continue ..."
+            b = a + end
+            cuts.add(b)
+    for a, b in pairwise(sorted(cuts)):
         i = _sentence_start(tokens[a:b])
         if i:
             cuts.add(a + i)
@@ -250,6 +258,34 @@ def _list_leads(tokens: list[str]) -> set[int]:
     return cuts
 
 
+def _leading_label(tokens: list[str]) -> int:
+    """1 when a web label opens the tokens before a capitalised item ("Sponsored Acute
+    appendicitis ..."), else 0: a strong web word, which no list item starts with."""
+    if len(tokens) > 1 and _capitalised(tokens[0]) and _capitalised(tokens[1]):
+        return int(_bare(tokens[0]) in LEGAL_WEB_WORDS)
+    return 0
+
+
+def _trailing_label(tokens: list[str]) -> int:
+    """Where a label that ends the tokens starts ("... mononucleosis Next post:", "... 10 mg
+    daily Most read", "... 2019 Reading time:"), or 0: up to three words, the first
+    capitalised, one a navigation word, no full stop, after a lower-case word (or after
+    any word when the label opens with the navigation word); a sentence does not end so."""
+    for i in range(len(tokens) - 1, max(0, len(tokens) - 4), -1):
+        label, before = tokens[i:], tokens[i - 1]
+        opens = _bare(label[0]) in NAV_WORDS
+        if (
+            _capitalised(label[0])
+            and any(c.isalpha() for c in label[0])
+            and (opens or any(_bare(t) in NAV_WORDS for t in label) and before[:1].islower())
+            and not _FULL_STOP.search(label[-1])
+            and not _joins(before)
+            and before[-1:].isalnum()
+        ):
+            return i
+    return 0
+
+
 def _opens(token: str) -> bool:
     """A word that, capitalised after a lower-case word, starts a new sentence: a pronoun
     ("... when to worry Her blood ...") or a call to action ("... arteritis Sign up ...")."""
@@ -324,9 +360,17 @@ def _runs_together(pieces: list[str], kinds: list[str]) -> bool:
             continue  # a sentence after a sentence: no line break was lost there
         if kind == "heading" and (n + 1 < len(pieces) or n > 0):
             return True
-        if kind == "chrome" and n + 1 < len(pieces) and web_words(piece):
+        if kind == "chrome" and n + 1 < len(pieces) and any(map(web_words, _run(pieces, kinds, n))):
             return True
     return False
+
+
+def _run(pieces: list[str], kinds: list[str], n: int) -> list[str]:
+    """The chrome pieces that end at ``n`` ("Received: 22 March 2016;", "Accepted: ...")."""
+    start = n
+    while start and kinds[start - 1] == "chrome":
+        start -= 1
+    return pieces[start : n + 1]
 
 
 def web_words(piece: str) -> bool:
@@ -343,29 +387,6 @@ def piece_chrome(piece: str) -> bool:
     ws = words(piece)
     legal = any(w in LEGAL_WEB_WORDS for w in ws)
     return legal and sum(w in CHROME_WORDS for w in ws) >= 0.3 * len(ws)
-
-
-def key_starts(keys: Iterable[str]) -> dict[str, list[list[str]]]:
-    """Line fingerprints of four words or more, as word lists, by their first word."""
-    starts: dict[str, list[list[str]]] = {}
-    for key in keys:
-        if len(key.split()) >= 4:
-            starts.setdefault(key.split()[0], []).append(key.split())
-    return starts
-
-
-def around_repeated(
-    text: str, starts: dict[str, list[list[str]]], key: Callable[[str], str]
-) -> list[str]:
-    """``text`` cut before and after each run of words whose fingerprint is in ``starts``."""
-    tokens = text.split()
-    keys = [key(t) for t in tokens]
-    cuts = {0, len(tokens)}
-    for i, k in enumerate(keys):
-        for words_ in starts.get(k, []):
-            if keys[i : i + len(words_)] == words_:
-                cuts |= {i, i + len(words_)}
-    return [" ".join(tokens[a:b]) for a, b in pairwise(sorted(cuts))]
 
 
 def prose_sentences(text: str) -> list[str]:

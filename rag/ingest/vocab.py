@@ -17,7 +17,7 @@ CHROME_WORDS = frozenset(
 # Strong signals: one medical sentence almost never holds two of these.
 LEGAL_WEB_WORDS = frozenset(
     """advertisement browser cookie cookies copyright copyrightlaw disclaimer endorsement login
-    newsletter privacy sponsorship subscribe third-party trademark warranties website
+    newsletter privacy sponsored sponsorship subscribe third-party trademark warranties website
     website/platform""".split()
 )
 HEADING_WORDS = frozenset(
@@ -37,10 +37,14 @@ FUNCTION_WORDS = frozenset(
     his her their he she it they not no""".split()
 )
 # More navigation words, used only on text that lost its line breaks, where a run of them
-# before a sentence is a menu ("Go to:", "Previous post", "Continue reading below").
+# before a sentence is a menu ("Go to:", "Previous post", "Continue reading below"); with
+# a page's links and formats ("Related links", "Article in xml format"), a blog's or a
+# forum's posts ("Posted by", "Upvote 12 Reply") and the publication history ("Received:
+# ...; Accepted: ...").
 NAV_WORDS = CHROME_WORDS | frozenset(
-    """back collections continue go metrics next permalink previous reading sections sponsored
-    trending""".split()
+    """accepted back collections comment comments continue go links metrics next permalink
+    posted previous published reading received reply rss sections sponsored trending upvote
+    xml""".split()
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
