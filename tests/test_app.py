@@ -432,3 +432,12 @@ def test_one_shared_pipeline_answers_eight_sessions_at_once(seed_settings, seed_
         assert answer.question == question
         assert any(expected in h.chunk.text for h in answer.hits), question
         assert summary(answer) == alone[question], question
+
+
+def test_the_app_runs_without_a_file_watcher():
+    """Streamlit's watcher re-walks the project tree (.venv included) in the app's process
+    whenever its inotify queue overflows: a busy core, and an Evaluation page 2x slower."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["fileWatcherType"] == "none"

@@ -31,11 +31,11 @@ def streamlit_app(env: dict[str, str], log: IO[bytes], timeout_s: float = 60) ->
     the server's output goes to ``log``, and its tail is in the error if it fails.
     """
     port = free_port()
+    # The file watcher is off in .streamlit/config.toml, as users get it (not a flag here).
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     full_env = os.environ | {"HF_HUB_OFFLINE": "1"} | env
     proc = subprocess.Popen(
