@@ -217,3 +217,27 @@ def test_match_words_say_how_and_where_a_report_matches():
     assert match_words(Match(some, 0.7, 0.7, {})) == "Partial match: no field agrees"
     assert match_words(Match(some, 0.4, 0.3, {"site": "q"})) == "Partial match: site agrees"
     assert match_words(Match(some, 0.3, 0.3, {})) == "Weak match: no field agrees"
+
+
+def test_titles_follow_cards_read_again_without_a_new_generation(seed_settings, tmp_path):
+    from rag.indexing import manifest_for
+    from rag.store import Store, open_writer
+    from rag.ui.titles import titles
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "gout.txt").write_text(
+        "A 61-year-old man with gout was treated with colchicine and recovered.\n", "utf-8"
+    )
+    settings = seed_settings.with_overrides(
+        corpus_dir=corpus, index_dir=tmp_path / "index", case_cards=True
+    )
+    sync([corpus], settings)
+    store = Store(settings.index_dir)
+    assert titles(store) == {"gout": "61-year-old male"}
+    generation = store.generation
+    with open_writer(settings.index_dir, manifest_for(settings)) as writer:
+        writer.set_cards("gout", [card("gout", 62, "male")], "another reader")
+        writer.commit()
+    assert store.generation == generation, "cards alone start no new generation"
+    assert titles(store) == {"gout": "62-year-old male"}

@@ -10,6 +10,7 @@ when none of these exists, the file name.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from rag.cards import card_title
 from rag.chunking import split_sentences
 from rag.documents import CaseCard, DocInfo
-from rag.store import Store
+from rag.store import CATALOG, Store
 
 GENERIC_HEADING = re.compile(
     r"^\W*(?:abstract|summary|introduction|background|discussion|conclusions?|methods?"
@@ -27,7 +28,7 @@ GENERIC_HEADING = re.compile(
     re.I,
 )
 OPENING_CHARS = 90
-_cache: dict[tuple[str, int], dict[str, str]] = {}
+_cache: dict[tuple, dict[str, str]] = {}
 _lock = threading.Lock()
 
 
@@ -83,9 +84,19 @@ def _first_rows(store: Store) -> dict[str, tuple[str | None, str]]:
     return first
 
 
+def _catalog_version(store: Store) -> tuple[int, ...]:
+    """Changes with every commit to the catalog, including one that only re-reads cards
+    (which starts no new generation): the modification times of its files."""
+    times = []
+    for name in (CATALOG, f"{CATALOG}-wal"):
+        with contextlib.suppress(OSError):
+            times.append((store.dir / name).stat().st_mtime_ns)
+    return tuple(times)
+
+
 def titles(store: Store) -> dict[str, str]:
-    """doc_id -> the title a clinician sees, computed once per index generation."""
-    key = (str(store.dir), store.generation)
+    """doc_id -> the title a clinician sees, computed again after each catalog commit."""
+    key = (str(store.dir), store.generation, *_catalog_version(store))
     with _lock:
         if key in _cache:
             return _cache[key]
