@@ -56,7 +56,13 @@ class Pipeline:
         query = summary_card(summary, reader)
         vector = self.embedder.encode_query(summary)
         similarity = passage_similarity(self.store, vector)
-        return query, rank_cases(summary, query, self.store.cards(), similarity)[:k]
+        cards = self.store.cards()
+        # A report without a card (it states no age, no "the patient") still ranks by text.
+        carded = {c.doc_id for c in cards}
+        cards += [
+            CaseCard(d.doc_id, d.title) for d in self.store.documents() if d.doc_id not in carded
+        ]
+        return query, rank_cases(summary, query, cards, similarity)[:k]
 
     def ask(self, *request, **options) -> Answer:
         """A cited answer, or an abstention (the arguments of :meth:`query`)."""
