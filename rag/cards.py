@@ -62,13 +62,41 @@ A_PATIENT = re.compile(
 PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
 # What a sentence about other patients or the literature looks like.
 OTHER_PATIENTS = re.compile(
-    r"\bet al\b|\breported\b|\bliterature\b|\bprevious(?:ly)?\b|\bstud(?:y|ies)\b|\bcases\b"
-    r"|\bseries\b|\breview\b|\bprior\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)",
+    r"\bet al\b|\breported\b|\bliterature\b|\bstud(?:y|ies)\b|\bcases\b"
+    r"|\bseries\b|\breview\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)",
     re.I,
 )
+# The words a report uses when it states each field. A field is read from the sentences
+# that use them (the reader picks among those); with none, the reader alone must reach
+# its threshold. Like answer types: a sentence states a kind of fact, not just a topic.
+_LEVEL = r"\b[CTLS]\d{1,2}\b"
+CUED_FLOOR = 0.02  # a sentence using the field's words still needs this much of the reader
+FIELD_CUES = {
+    name: re.compile(pattern, re.I)
+    for name, pattern in {
+        "complaint": r"\bpresent(?:ed|ing|s)\b|\bcomplain(?:ed|ing|ts?)\b|\bbrought (?:in|to)\b"
+        r"|\breferred\b|\badmitted with\b|\bchief complaint\b",
+        "diagnosis": r"\bdiagnos(?:is|ed|tic of)\b|\bconsistent with\b|\bconfirm(?:ed|ing)\b",
+        "site": _LEVEL + r"|\b(?:located|involving|arising|extending)\b|\b(?:left|right) \w+",
+        "history": r"\bhistory\b|\bbackground\b|\bknown\b|\bpreviously\b|\bprior\b"
+        r"|\bmedications?\b|\bsmok(?:er|ing)\b",
+        "investigations": r"\b(?:MRI|CT|PET|ECG|EEG|ultrasound|ultrasonography|radiograph\w*"
+        r"|x-ray|biopsy|angiograph\w*|echocardiograph\w*|imaging|scan|culture|serology)\b"
+        r"|\b(?:showed|revealed|demonstrated)\b",
+        "treatment": r"\b(?:treated|underwent|started|given|received|administered|commenced)\b"
+        r"|\b(?:surgery|resection|excision|laminectomy|fixation|decompression|drainage)\b"
+        r"|\b\d+(?:\.\d+)? ?(?:mg|g|mcg|µg|units|IU)\b",
+        "complications": r"\bcomplicat\w+\b|\bpostoperative(?:ly)?\b|\bdeveloped\b",
+        "outcome": r"\bfollow(?:ed)?[- ]up\b|\bdischarged\b|\brecover\w*\b|\bresolved\b"
+        r"|\bat (?:\d+|one|two|three|six|twelve) (?:weeks?|months?|years?)\b|\bremission\b",
+    }.items()
+}
 NOT_THE_CASE = re.compile(
-    r"discussion|introduction|background|literature|conclusion|reference", re.I
+    r"abstract|summary|discussion|introduction|background|literature|conclusion|reference|learning",
+    re.I,
 )
+# The authors' voice framing the report ("We present a woman who ..."), not its account.
+FRAMING = re.compile(r"^\W*(?:we|this|here|in this|our aim)\b", re.I)
 
 
 def document_sentences(chunks: list[Chunk]) -> list[tuple[str | None, str]]:
@@ -86,7 +114,9 @@ def document_sentences(chunks: list[Chunk]) -> list[tuple[str | None, str]]:
 
 
 def about_this_patient(section: str | None, sentence: str) -> bool:
-    return not (section and NOT_THE_CASE.search(section)) and not OTHER_PATIENTS.search(sentence)
+    if section and NOT_THE_CASE.search(section):
+        return False
+    return not (OTHER_PATIENTS.search(sentence) or FRAMING.search(sentence))
 
 
 def patients(sentences: list[tuple[str | None, str]]) -> list[list[str]]:
@@ -151,20 +181,21 @@ def _sex_by_pronouns(sentences: list[str]) -> CardField | None:
 
 
 def read_fields(reader: Reader, sentences: list[str], threshold: float) -> dict:
-    """Each reader field: the sentence most likely to answer its question, if any does."""
+    """Each reader field: among the sentences that use the field's words, the one the
+    reader rates highest; with none, the reader's best if it reaches ``threshold``."""
     out: dict[str, CardField | None] = {}
     for name, question in QUESTIONS.items():
-        scores = reader.score(question, sentences) if sentences else []
-        best = int(max(range(len(scores)), key=lambda i: scores[i])) if len(scores) else -1
-        if best < 0 or scores[best] < threshold:
+        cued = [s for s in sentences if FIELD_CUES[name].search(s)]
+        pool = cued or sentences
+        scores = reader.score(question, pool) if pool else []
+        best = max(range(len(pool)), key=lambda i: scores[i]) if len(pool) else -1
+        floor = CUED_FLOOR if cued else threshold
+        if best < 0 or scores[best] < floor:
             out[name] = None
             continue
-        quote = sentences[best]
-        value = None
-        if name == "site":
-            levels = SPINAL_LEVEL.findall(quote)
-            value = ", ".join(dict.fromkeys(levels)) or None
-        out[name] = CardField(value, quote)
+        quote = pool[best]
+        value = ", ".join(dict.fromkeys(SPINAL_LEVEL.findall(quote))) or None
+        out[name] = CardField(value if name == "site" else None, quote)
     return out
 
 
