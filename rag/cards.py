@@ -17,6 +17,7 @@ from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.reader.model import Reader, reader_for
 
+RULES = "2"  # bumped when the extraction rules change: indexed cards are then read again
 FIELDS = (
     "age",
     "sex",
@@ -222,7 +223,7 @@ def stage_cards(writer, new: list[tuple[Document, list[Chunk]]], progress=None) 
     """Read the cards of new documents, and of indexed ones that this reader has not
     read yet, into the writer's next commit; returns how many documents were read."""
     reader = reader_for()
-    version = reader.version
+    version = f"{reader.version}:{RULES}"
     todo = {doc.doc_id: (doc.title, chunks) for doc, chunks in new}
     unread = [] if writer.rebuild else unread_documents(writer.db, version)
     for doc_id in unread:
