@@ -45,9 +45,10 @@ class Settings:
     chunk_tokens: int = 200
     overlap_tokens: int = 40
     embed_prefix: bool = True  # embed "title. section." before the passage text
-    # Embed each sentence at index time: only the options that rank by sentence vectors
-    # (rerank_depth, sentence_search_weight) need them; the reader reads the text.
-    sentence_vectors: bool = False
+    # Embed each sentence at index time: the similarity scoring of answers needs them (else
+    # it embeds the quotable sentences per question: `rag bench` seed ask p50 117 ms, not
+    # ~6), and so do rerank_depth and sentence_search_weight; the reader reads the text.
+    sentence_vectors: bool = True
     case_cards: bool = True  # read each case report's card at index time (rag/cards.py)
     # Retrieval.
     k: int = 5

@@ -155,14 +155,15 @@ def two_column_page(left: str, right: str, top: str | None = None, y0: float = 7
     return runs
 
 
-def encrypted_pdf(plain: bytes, user_password: str = "secret") -> bytes:
-    """RC4-128 (pypdf needs no extra package for it); an empty user password opens freely."""
+def encrypted_pdf(plain: bytes, user_password: str = "secret", algorithm: str = "RC4-128") -> bytes:
+    """RC4-128 by default (pypdf needs no extra package for it), or "AES-256", as current
+    PDF writers encrypt (pypdf needs `cryptography`); an empty user password opens freely."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     for page in PdfReader(io.BytesIO(plain)).pages:
         writer.add_page(page)
-    writer.encrypt(user_password, owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password, owner_password="owner", algorithm=algorithm)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -6,7 +6,6 @@ SQLite) indexes it, and each case checks its own message and that the good files
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -73,22 +72,6 @@ GOOD = [
 ]
 
 
-def aes_encrypted_pdf(plain: bytes, user_password: str) -> bytes:
-    """AES-256, as current PDF writers encrypt; pypdf needs `cryptography` for it.
-
-    An empty user password opens the file freely (it is locked against editing only).
-    """
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for page in PdfReader(io.BytesIO(plain)).pages:
-        writer.add_page(page)
-    writer.encrypt(user_password, owner_password="owner", algorithm="AES-256")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 def build_folder(folder: Path) -> None:
     folder.mkdir()
     (folder / "good_one.txt").write_text(case_text(1), encoding="utf-8")
@@ -100,8 +83,8 @@ def build_folder(folder: Path) -> None:
     aes = pdf_bytes(
         [[(56, 760 - 14 * n, line, 10) for n, line in enumerate(wrap(case_text(7), 80))]]
     )
-    (folder / "aes_open.pdf").write_bytes(aes_encrypted_pdf(aes, user_password=""))
-    (folder / "aes_locked.pdf").write_bytes(aes_encrypted_pdf(aes, user_password="secret"))
+    (folder / "aes_open.pdf").write_bytes(encrypted_pdf(aes, "", "AES-256"))
+    (folder / "aes_locked.pdf").write_bytes(encrypted_pdf(aes, "secret", "AES-256"))
     windows = "A 70-year-old man’s “stiff” knee – a café owner – was aspirated."
     (folder / "windows.txt").write_bytes(f"{windows} {case_text(4)}".encode("cp1252"))
     # Byte 0x81 is undefined in cp1252: the file can only be Latin-1.

@@ -91,15 +91,12 @@ def figures(indexed, capsys) -> tuple[float, float, Measure]:
     """(chrome share of passages, share of article sentences lost, the measure), printed."""
     caps, _, texts = indexed
     m = measure(caps, texts)
-    chrome, lost = len(m.chrome_chunks) / m.chunks, len(m.lost) / m.sentences
     with capsys.disabled():
         print(
             f"\n[flattened] {len(caps)} captures ({len({c.site for c in caps})} sites, "
-            f"{len(SHAPES)} shapes), {len(texts)} indexed: {len(m.chrome_chunks)}/{m.chunks} "
-            f"passages hold site chrome ({chrome:.1%}); {len(m.lost)}/{m.sentences} article "
-            f"sentences lost ({lost:.1%})"
+            f"{len(SHAPES)} shapes), {len(texts)} indexed: {m.summary()}"
         )
-    return chrome, lost, m
+    return m.chrome_share, m.lost_share, m
 
 
 def test_the_fixture_has_the_shapes_and_sites_asked_for():

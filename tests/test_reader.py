@@ -105,14 +105,16 @@ def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
     assert trained.score("What was given?", ["Aspirin was given.", "It rained."]).shape == (2,)
 
 
-def test_default_index_stores_no_sentence_vectors_and_still_answers(seed_corpus, tmp_path):
+def test_an_index_without_sentence_vectors_still_answers(seed_corpus, tmp_path):
     from fixtures_builders import count_rows
 
     from rag.config import load_settings
     from rag.indexing import sync
     from rag.pipeline import Pipeline
 
-    settings = load_settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index")
+    settings = load_settings(
+        corpus_dir=seed_corpus, index_dir=tmp_path / "index", sentence_vectors=False
+    )
     report = sync([seed_corpus], settings)
     assert (
         report.chunks > 0 and count_rows(settings.index_dir, "SELECT count(*) FROM sentences") == 0

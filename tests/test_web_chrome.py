@@ -45,6 +45,21 @@ class Measure:
     sentences: int = 0
     lost: list[str] = field(default_factory=list)
 
+    @property
+    def chrome_share(self) -> float:
+        return len(self.chrome_chunks) / self.chunks
+
+    @property
+    def lost_share(self) -> float:
+        return len(self.lost) / self.sentences
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.chrome_chunks)}/{self.chunks} passages hold site chrome "
+            f"({self.chrome_share:.1%}); {len(self.lost)}/{self.sentences} article sentences "
+            f"lost ({self.lost_share:.1%})"
+        )
+
 
 def measure(caps: list[Capture], texts_by_name: dict[str, list[str]]) -> Measure:
     m = Measure()
@@ -94,15 +109,11 @@ def test_chrome_share_and_lost_sentences_stay_under_two_percent(indexed, capsys)
     caps, report, texts = indexed
     assert report.failed == [] and report.documents == len(caps)
     m = measure(caps, texts)
-    chrome, lost = len(m.chrome_chunks) / m.chunks, len(m.lost) / m.sentences
     with capsys.disabled():
-        print(
-            f"\n[web chrome] {len(caps)} captures from {len({c.site for c in caps})} sites: "
-            f"{len(m.chrome_chunks)}/{m.chunks} chunks hold site chrome ({chrome:.1%}); "
-            f"{len(m.lost)}/{m.sentences} article sentences lost ({lost:.1%})"
-        )
-    assert chrome <= MAX_CHROME_CHUNKS, "\n".join(m.chrome_chunks)
-    assert lost <= MAX_LOST_SENTENCES, "\n".join(m.lost)
+        sites = len({c.site for c in caps})
+        print(f"\n[web chrome] {len(caps)} captures, {sites} sites: {m.summary()}")
+    assert m.chrome_share <= MAX_CHROME_CHUNKS, "\n".join(m.chrome_chunks)
+    assert m.lost_share <= MAX_LOST_SENTENCES, "\n".join(m.lost)
 
 
 def test_the_measure_can_fail():
