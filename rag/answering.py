@@ -69,9 +69,12 @@ def coverage(question_terms: set[str], sentence: str) -> float:
 
 
 def confidence_words(answer: Answer) -> str:
-    """The answer's confidence as a clinician reads it (the reader's probability)."""
+    """The answer's confidence as a clinician reads it. Only the reader's probability says
+    whether a sentence answers; the similarity score says how close it is."""
     if answer.abstained:
         return "does not answer"
+    if answer.judged_by != "reader":
+        return "closest match"
     return "likely answers" if answer.confidence >= LIKELY else "may answer"
 
 
@@ -201,7 +204,10 @@ class Answerer:
                 Citation(n=n, hit=c.hit, sentence=c.sentence, start=c.start, end=c.end)
             )
             parts.append(f"{c.sentence} [{n}]")
-        return Answer(question, " ".join(parts), False, round(confidence, 4), citations, hits)
+        judged = "reader" if self.reader else "similarity"
+        text = " ".join(parts)
+        return Answer(question, text, False, round(confidence, 4), citations, hits, "", judged)
 
     def _abstain(self, question: str, hits: list[Hit], confidence: float, reason: str) -> Answer:
-        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits, reason)
+        judged = "reader" if self.reader else "similarity"
+        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits, reason, judged)

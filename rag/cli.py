@@ -272,8 +272,9 @@ def format_answer(answer) -> str:
     if answer.abstained:
         lines += [answer.text, answer.reason, "", "Closest passages:"]
     else:
-        lines += [textwrap.fill(answer.text, 100), "", f"Reader: {confidence_words(answer)}"]
-        lines += [f"(probability {answer.confidence:.2f})", "", "Sources:"]
+        score = "probability" if answer.judged_by == "reader" else "similarity"
+        lines += [textwrap.fill(answer.text, 100), ""]
+        lines += [f"{confidence_words(answer)} ({score} {answer.confidence:.2f})", "", "Sources:"]
     for h in answer.hits:
         page = f"p. {h.chunk.page_start}" if h.chunk.page_start else None
         where = " - ".join(x for x in (h.doc.display_title, h.chunk.section, page) if x)

@@ -108,6 +108,7 @@ class Answer:
     citations: list[Citation]
     hits: list[Hit]
     reason: str = ""  # why it abstained, in words a clinician reads
+    judged_by: str = "similarity"  # what scored the sentences: "similarity" or "reader"
 
 
 @dataclass

@@ -126,3 +126,14 @@ def test_an_index_without_sentence_vectors_still_answers(seed_corpus, tmp_path):
         assert not answer.abstained or reader  # the reader may judge that none answers
         assert any("5-0 Prolene" in h.chunk.text for h in answer.hits)
         assert all(c.sentence in c.hit.chunk.text for c in answer.citations)
+
+
+def test_confidence_words_say_what_judged_the_sentences(pipeline):
+    question = "Which suture closed the dural tear?"
+    similarity = pipeline.ask(question)
+    assert similarity.judged_by == "similarity"
+    assert not similarity.abstained and confidence_words(similarity) == "closest match"
+    reader = Answerer(None, Settings(reader_threshold=0.0001), reader=reader_for())
+    judged = reader.answer(_query(question), similarity.hits)
+    assert judged.judged_by == "reader"
+    assert confidence_words(judged) in {"likely answers", "may answer"}

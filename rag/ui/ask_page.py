@@ -216,8 +216,12 @@ def show_answer(answer: Answer, names: dict[str, str], filtered: bool = False) -
     cited = cited_passages(answer)
     st.markdown(f'<div class="cq-answer">{answer_html(answer)}</div>', unsafe_allow_html=True)
     st.caption(
-        f"Quoted from {len(cited)} passage{'s' if len(cited) != 1 else ''} · the answer "
-        f"reader judges that this {confidence_words(answer)} the question"
+        f"Quoted from {len(cited)} passage{'s' if len(cited) != 1 else ''} · "
+        + (
+            f"the answer reader judges that this {confidence_words(answer)} the question"
+            if answer.judged_by == "reader"
+            else "the sentences closest to the question (not judged by the answer reader)"
+        )
     )
     st.subheader("Sources")
     for n, hit, spans in cited:
