@@ -137,12 +137,15 @@ def pairs(groups: list[Group]) -> list[Pair]:
 
 
 def training_sets(
-    data_dir: Path = DATA_DIR, validation_share: float = 0.1, seed: int = 13
+    data_dir: Path = DATA_DIR,
+    validation_share: float = 0.1,
+    seed: int = 13,
+    sources: tuple[str, ...] = SOURCES,
 ) -> tuple[list[Group], list[Group]]:
-    """Training and validation groups from every bundled source, split per source."""
+    """Training and validation groups from the bundled sources, split per source."""
     train: list[Group] = []
     validation: list[Group] = []
-    for name in SOURCES:
+    for name in sources:
         t, v = split_by_article(load_groups(data_dir / name, seed), validation_share, seed)
         train += t
         validation += v

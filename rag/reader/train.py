@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader import calibration
-from rag.reader.data import DATA_DIR, Group, Pair, pairs, training_sets
+from rag.reader.data import DATA_DIR, SOURCES, Group, Pair, pairs, training_sets
 from rag.reader.model import MAX_TOKENS, MODEL_DIR
 
 SEED = 13
@@ -65,7 +65,9 @@ def train(args: argparse.Namespace) -> Path:
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
     rng = random.Random(SEED)
-    train_groups, validation = training_sets(args.data_dir, args.validation_share, SEED)
+    train_groups, validation = training_sets(
+        args.data_dir, args.validation_share, SEED, tuple(args.sources)
+    )
     if args.limit:
         train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
         validation = validation[: max(20, args.limit // 10)]
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0: all)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
     parser.add_argument("--validation-share", type=float, default=0.1)
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), help="data files used")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     train(parser.parse_args(argv))
     return 0
