@@ -1,11 +1,11 @@
 """Extractive, cited answers: sentences quoted verbatim from retrieved passages, or abstain.
 
-The quotable sentences of the top passages are judged by the answer reader
-(``rag.reader``), a cross-encoder that gives each the probability that it answers the
-question: the answer leads with the likeliest, adds others only where the reader judges
-that they answer too, and abstains when even the best is under the reader's calibrated
-threshold. With the reader off (``reader=false``, the ablation), sentences are scored as
-before it: cosine similarity to the question plus the share of question words they hold.
+By default the quotable sentences of the top passages are scored by cosine similarity to
+the question plus the share of question words they hold; with ``reader=true`` the answer
+reader (``rag.reader``) judges them instead, giving each the probability that it answers.
+Either way the answer leads with the best sentence, adds others that score nearly as
+well, and abstains when even the best is under the threshold (``abstain_threshold``, or
+the reader's calibrated one).
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ class Answerer:
         self.settings = settings
         self.store = store
         self.reader = reader
+
+    @property
+    def judged_by(self) -> str:
+        return "reader" if self.reader else "similarity"
 
     @property
     def threshold(self) -> float:
@@ -204,10 +208,12 @@ class Answerer:
                 Citation(n=n, hit=c.hit, sentence=c.sentence, start=c.start, end=c.end)
             )
             parts.append(f"{c.sentence} [{n}]")
-        judged = "reader" if self.reader else "similarity"
         text = " ".join(parts)
-        return Answer(question, text, False, round(confidence, 4), citations, hits, "", judged)
+        return Answer(
+            question, text, False, round(confidence, 4), citations, hits, "", self.judged_by
+        )
 
     def _abstain(self, question: str, hits: list[Hit], confidence: float, reason: str) -> Answer:
-        judged = "reader" if self.reader else "similarity"
-        return Answer(question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits, reason, judged)
+        return Answer(
+            question, ABSTAIN_TEXT, True, round(confidence, 4), [], hits, reason, self.judged_by
+        )

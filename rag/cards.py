@@ -18,18 +18,6 @@ from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.reader.model import Reader, reader_for
 
 RULES = "2"  # bumped when the extraction rules change: indexed cards are then read again
-FIELDS = (
-    "age",
-    "sex",
-    "complaint",
-    "diagnosis",
-    "site",
-    "history",
-    "investigations",
-    "treatment",
-    "complications",
-    "outcome",
-)
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -70,7 +58,6 @@ OTHER_PATIENTS = re.compile(
 # The words a report uses when it states each field. A field is read from the sentences
 # that use them (the reader picks among those); with none, the reader alone must reach
 # its threshold. Like answer types: a sentence states a kind of fact, not just a topic.
-_LEVEL = r"\b[CTLS]\d{1,2}\b"
 CUED_FLOOR = 0.02  # a sentence using the field's words still needs this much of the reader
 FIELD_CUES = {
     name: re.compile(pattern, re.I)
@@ -78,7 +65,8 @@ FIELD_CUES = {
         "complaint": r"\bpresent(?:ed|ing|s)\b|\bcomplain(?:ed|ing|ts?)\b|\bbrought (?:in|to)\b"
         r"|\breferred\b|\badmitted with\b|\bchief complaint\b",
         "diagnosis": r"\bdiagnos(?:is|ed|tic of)\b|\bconsistent with\b|\bconfirm(?:ed|ing)\b",
-        "site": _LEVEL + r"|\b(?:located|involving|arising|extending)\b|\b(?:left|right) \w+",
+        "site": SPINAL_LEVEL.pattern
+        + r"|\b(?:located|involving|arising|extending)\b|\b(?:left|right) \w+",
         "history": r"\bhistory\b|\bbackground\b|\bknown\b|\bpreviously\b|\bprior\b"
         r"|\bmedications?\b|\bsmok(?:er|ing)\b",
         "investigations": r"\b(?:MRI|CT|PET|ECG|EEG|ultrasound|ultrasonography|radiograph\w*"
@@ -203,7 +191,7 @@ def read_fields(reader: Reader, sentences: list[str], threshold: float) -> dict:
 def extract_cards(
     doc_id: str, title: str, chunks: list[Chunk], reader: Reader, threshold: float | None = None
 ) -> list[CaseCard]:
-    """The cards of one report: none when it presents no patient (no age, sex or
+    """The cards of one report: none when it presents no patient (no stated age, no
     "the patient")."""
     threshold = reader.threshold if threshold is None else threshold
     groups = patients(document_sentences(chunks))

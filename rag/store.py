@@ -422,6 +422,20 @@ class Store:
     def cards(self, doc_ids: Iterable[str] | None = None) -> list[CaseCard]:
         return read_cards(self.db, doc_ids)
 
+    def first_passages(self) -> dict[str, tuple[str | None, str]]:
+        """Each document's first section heading and the text of its first passage (what
+        a title falls back on when the metadata has none)."""
+        rows = self.db.execute(
+            "SELECT d.doc_id, c.ordinal, c.section, c.text FROM chunks c JOIN documents d"
+            " USING (doc_key) WHERE c.ordinal = 0 OR c.section IS NOT NULL"
+            " ORDER BY d.doc_id, c.ordinal"
+        )
+        first: dict[str, tuple[str | None, str]] = {}
+        for doc_id, ordinal, section, text in rows:
+            heading, opening = first.get(doc_id, (None, ""))
+            first[doc_id] = (heading or section, text if ordinal == 0 else opening)
+        return first
+
     def documents(self) -> list[DocInfo]:
         rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.doc_id")
         return [doc_info(r) for r in rows]

@@ -70,20 +70,6 @@ def choose_title(doc: DocInfo, heading: str | None, cards: list[CaseCard], openi
     )
 
 
-def _first_rows(store: Store) -> dict[str, tuple[str | None, str]]:
-    """Each document's first heading and the text of its first passage."""
-    rows = store.db.execute(
-        "SELECT d.doc_id, c.ordinal, c.section, c.text FROM chunks c JOIN documents d"
-        " USING (doc_key) WHERE c.ordinal = 0 OR c.section IS NOT NULL"
-        " ORDER BY d.doc_id, c.ordinal"
-    )
-    first: dict[str, tuple[str | None, str]] = {}
-    for doc_id, ordinal, section, text in rows:
-        heading, opening = first.get(doc_id, (None, ""))
-        first[doc_id] = (heading or section, text if ordinal == 0 else opening)
-    return first
-
-
 def _catalog_version(store: Store) -> tuple[int, ...]:
     """Changes with every commit to the catalog, including one that only re-reads cards
     (which starts no new generation): the modification times of its files."""
@@ -103,7 +89,7 @@ def titles(store: Store) -> dict[str, str]:
     cards: dict[str, list[CaseCard]] = {}
     for card in store.cards():
         cards.setdefault(card.doc_id, []).append(card)
-    first = _first_rows(store)
+    first = store.first_passages()
     out = {}
     for doc in store.documents():
         heading, opening = first.get(doc.doc_id, (None, ""))
