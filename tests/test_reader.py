@@ -137,3 +137,25 @@ def test_confidence_words_say_what_judged_the_sentences(pipeline):
     judged = reader.answer(_query(question), similarity.hits)
     assert judged.judged_by == "reader"
     assert confidence_words(judged) in {"likely answers", "may answer"}
+
+
+def test_written_case_reports_label_the_sentence_that_holds_the_answer(tmp_path):
+    from rag.reader.data import load_groups
+
+    report = {
+        "id": "t-01",
+        "text": "Case presentation\nA 40-year-old man had a cough. He was given oral "
+        "amoxicillin for seven days.\n\nDiscussion\nOther reports used intravenous "
+        "ceftriaxone for such patients.",
+        "questions": [
+            {"q": "Which antibiotic did he receive?", "answer": "oral amoxicillin"},
+            {"q": "What was his oxygen saturation?", "answer": None},
+            {"q": "Spans two sentences", "answer": "cough. He was"},
+        ],
+    }
+    (tmp_path / "reports.jsonl").write_text(json.dumps(report) + "\n")
+    answered, near_miss = load_groups(tmp_path)  # the straddling span has no clean label
+    assert answered.sentences[min(answered.positives)].startswith("He was given oral")
+    assert "Case presentation" not in " ".join(answered.sentences)  # headings stay apart
+    assert answered.article == near_miss.article == "t-01"
+    assert not near_miss.answerable and len(near_miss.sentences) == 3

@@ -19,9 +19,12 @@ from pathlib import Path
 from rag.chunking import split_sentences
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SOURCES = ("covid-qa.json.gz", "squad2-dev-half.json.gz")
+CASE_REPORTS = "case-reports"  # a folder of JSONL files: written reports and questions
+SOURCES = (CASE_REPORTS, "covid-qa.json.gz", "squad2-dev-half.json.gz")
 HARD_NEGATIVES = 7  # COVID-QA: the article's sentences closest in words to the question
 RANDOM_NEGATIVES = 3
+CASE_HARD_NEGATIVES = 12  # case reports are short: most of a report's sentences are read
+CASE_RANDOM_NEGATIVES = 6
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -76,16 +79,24 @@ def _paragraph_group(qa: dict, context: str, spans, article: str) -> Group | Non
     return Group(str(qa["id"]), qa["question"], sentences, positives, article)
 
 
+def _pick(question: str, sentences: list[str], skip: set[int], hard: int, rand: int, rng):
+    """The ``hard`` sentences closest to the question in words, and ``rand`` others."""
+    others = sorted(
+        (i for i in range(len(sentences)) if i not in skip),
+        key=lambda i: -_overlap(question, sentences[i]),
+    )
+    rest = others[hard:]
+    return others[:hard] + rng.sample(rest, min(rand, len(rest)))
+
+
 def _article_group(qa: dict, context: str, spans, article: str, rng: random.Random):
     """A long article: the answer sentence, the closest others by words, a few at random."""
     group = _paragraph_group(qa, context, spans, article)
     if group is None or not group.positives:
         return group
-    others = [i for i in range(len(spans)) if i not in group.positives]
-    others.sort(key=lambda i: -_overlap(qa["question"], group.sentences[i]))
-    picked = others[:HARD_NEGATIVES]
-    rest = others[HARD_NEGATIVES:]
-    picked += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
+    picked = _pick(
+        qa["question"], group.sentences, group.positives, HARD_NEGATIVES, RANDOM_NEGATIVES, rng
+    )
     keep = sorted(group.positives) + picked
     return Group(
         group.qid,
@@ -96,8 +107,63 @@ def _article_group(qa: dict, context: str, spans, article: str, rng: random.Rand
     )
 
 
+def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
+    """Questions over written case reports (``case-reports/*.jsonl``; see the README).
+
+    Each line is one report: ``{"id", "text", "questions": [{"q", "answer"}]}``, where
+    ``answer`` is a verbatim span of the sentence that answers, or null for a near miss
+    that the report does not answer. Candidates are the report's sentences closest to
+    the question and a few others: the Discussion's sentences about other patients are
+    the hard negatives a clinician's question meets.
+    """
+    rng = random.Random(seed)
+    groups: list[Group] = []
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            report = json.loads(line)
+            text = report["text"]
+            spans = [s for line in _lines(text) for s in _sentences_at(text, *line)]
+            sentences = [text[a:b] for a, b in spans]
+            for n, qa in enumerate(report["questions"]):
+                answer = qa.get("answer")
+                held = _holding(spans, text.find(answer)) if answer else None
+                if answer and (
+                    held is None
+                    or text.count(answer) != 1
+                    or text.find(answer) + len(answer) > spans[held][1]
+                ):
+                    continue  # no single sentence holds the span: no clean label
+                skip = {held} if held is not None else set()
+                keep = sorted(skip) + _pick(
+                    qa["q"], sentences, skip, CASE_HARD_NEGATIVES, CASE_RANDOM_NEGATIVES, rng
+                )
+                groups.append(
+                    Group(
+                        f"{report['id']}-{n}",
+                        qa["q"],
+                        [sentences[i] for i in keep],
+                        {0} if skip else set(),
+                        str(report["id"]),
+                    )
+                )
+    return groups
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """Start and end of each line: a heading never joins the sentence after it."""
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+
+
+def _sentences_at(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + a, start + b) for a, b in _sentences(text[start:end])]
+
+
 def load_groups(path: Path, seed: int = 13) -> list[Group]:
     """Every usable question of a SQuAD-layout file, with its candidate sentences."""
+    if path.is_dir():
+        return load_case_reports(path, seed)
     rng = random.Random(seed)
     with gzip.open(path, "rt", encoding="utf-8") as f:
         data = json.load(f)["data"]
@@ -141,12 +207,12 @@ def training_sets(
     validation_share: float = 0.1,
     seed: int = 13,
     sources: tuple[str, ...] = SOURCES,
-) -> tuple[list[Group], list[Group]]:
-    """Training and validation groups from the bundled sources, split per source."""
-    train: list[Group] = []
-    validation: list[Group] = []
+) -> tuple[dict[str, list[Group]], dict[str, list[Group]]]:
+    """Training and validation groups of each bundled source, whole articles held out."""
+    train: dict[str, list[Group]] = {}
+    validation: dict[str, list[Group]] = {}
     for name in sources:
-        t, v = split_by_article(load_groups(data_dir / name, seed), validation_share, seed)
-        train += t
-        validation += v
+        train[name], validation[name] = split_by_article(
+            load_groups(data_dir / name, seed), validation_share, seed
+        )
     return train, validation

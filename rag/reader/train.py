@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader import calibration
-from rag.reader.data import DATA_DIR, SOURCES, Group, Pair, pairs, training_sets
+from rag.reader.data import CASE_REPORTS, DATA_DIR, SOURCES, Group, Pair, pairs, training_sets
 from rag.reader.model import MAX_TOKENS, MODEL_DIR
 
 SEED = 13
@@ -36,6 +36,12 @@ def _batches(items: list[Pair], size: int, rng: random.Random) -> list[list[Pair
         batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
     rng.shuffle(batches)
     return batches
+
+
+def _replayed(groups: list[Group], most: int, rng: random.Random) -> list[Group]:
+    """At most ``most`` groups (0: all): a further round on case reports replays a
+    sample of the older sources, so that what was learnt there is kept."""
+    return rng.sample(groups, most) if 0 < most < len(groups) else groups
 
 
 def _encode(tokenizer, batch: list[Pair]):
@@ -65,12 +71,17 @@ def train(args: argparse.Namespace) -> Path:
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
     rng = random.Random(SEED)
-    train_groups, validation = training_sets(
+    by_source, validation = training_sets(
         args.data_dir, args.validation_share, SEED, tuple(args.sources)
     )
+    train_groups = [
+        g
+        for name, groups in by_source.items()
+        for g in (_replayed(groups, args.replay, rng) if name != CASE_REPORTS else groups)
+    ]
     if args.limit:
         train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
-        validation = validation[: max(20, args.limit // 10)]
+        validation = {k: v[: max(20, args.limit // 10)] for k, v in validation.items()}
     base = Path(args.base or bundled_model_dir())
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -104,9 +115,12 @@ def train(args: argparse.Namespace) -> Path:
     checkpoint = Path(args.work_dir) / "checkpoint"
     model.save_pretrained(checkpoint)
     tokenizer.save_pretrained(checkpoint)
-    report = calibration.export_and_calibrate(checkpoint, Path(args.out), validation)
+    calibrate_on = CASE_REPORTS if validation.get(CASE_REPORTS) else "all"
+    report = calibration.export_and_calibrate(checkpoint, Path(args.out), validation, calibrate_on)
     report.update(
         base=base.parent.name if base.name == "model" else base.name,
+        sources=list(args.sources),
+        replay=args.replay,
         train_questions=len(train_groups),
         train_pairs=sum(len(b) for b in batches),
         steps=len(batches),
@@ -135,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
     parser.add_argument("--validation-share", type=float, default=0.1)
     parser.add_argument("--sources", nargs="+", default=list(SOURCES), help="data files used")
+    parser.add_argument(
+        "--replay", type=int, default=0, help="at most this many groups per older source (0: all)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     train(parser.parse_args(argv))
     return 0
