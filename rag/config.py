@@ -83,6 +83,7 @@ class Settings:
     # ways) and its calibrated threshold abstains on 62% of answerable questions (README).
     # Case cards use the reader whatever this says.
     reader: bool = False
+    reader_model: str = ""  # folder of another trained reader (empty: rag/reader/model)
     answer_passages: int = 5  # the best passages whose sentences the answer may quote
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
     reader_keep: float = 0.5  # further sentences need at least this probability
