@@ -25,6 +25,7 @@ HARD_NEGATIVES = 7  # COVID-QA: the article's sentences closest in words to the 
 RANDOM_NEGATIVES = 3
 CASE_HARD_NEGATIVES = 12  # case reports are short: most of a report's sentences are read
 CASE_RANDOM_NEGATIVES = 6
+CASE_VALIDATION_SHARE = 0.2  # few reports: a fifth of them calibrate the threshold
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -212,7 +213,8 @@ def training_sets(
     train: dict[str, list[Group]] = {}
     validation: dict[str, list[Group]] = {}
     for name in sources:
+        share = CASE_VALIDATION_SHARE if name == CASE_REPORTS else validation_share
         train[name], validation[name] = split_by_article(
-            load_groups(data_dir / name, seed), validation_share, seed
+            load_groups(data_dir / name, seed), share, seed
         )
     return train, validation
