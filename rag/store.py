@@ -27,7 +27,7 @@ import numpy as np
 from rag.card_store import CARDS_SCHEMA, read_cards, write_cards
 from rag.documents import CaseCard, Chunk, DocInfo, Document
 from rag.errors import RagError
-from rag.terms import fts_query
+from rag.terms import FTS_TOKENIZE, fts_query, index_tokens
 from rag.vector_index import VectorIndex, prepare
 
 SCHEMA_VERSION = 1
@@ -35,7 +35,7 @@ CATALOG = "catalog.sqlite"
 LOCK = "write.lock"
 PIN_TRIES = 5  # fresh snapshots a reader takes when writers keep outpacing it
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_key INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (chunk_id, start)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, title, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, title, tokenize = '{FTS_TOKENIZE}'
 );
 """
 
@@ -149,6 +149,7 @@ class Store:
         self._faiss = None
         self._generation = -1
         self._sentence_index = None  # (generation, flat FAISS index, chunk id per row), lazy
+        self._df_cache: tuple[int, dict[str, int]] = (-1, {})  # generation, token -> df
         self.manifest = self._read_manifest()
         if expected is not None:
             expected.check(self.manifest, self.dir)
@@ -160,6 +161,13 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.dir / CATALOG)
+            # The FTS5 vocabulary (document frequency per token) as this connection's own
+            # read-only view: nothing is written to the catalog, and it reads the snapshot
+            # the connection reads, so it always matches the generation in hand.
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
+                " USING fts5vocab(main, chunks_fts, 'row')"
+            )
             self._local.conn = conn
         return conn
 
@@ -340,9 +348,17 @@ class Store:
             ) from exc
 
     def lexical_search(
-        self, terms: list[str], depth: int, title_weight: float = 0.5
+        self, terms: list[str], depth: int, title_weight: float = 0.5, budget: int = 0
     ) -> list[tuple[int, float]]:
-        """BM25 over chunk text and title for any of the ``terms`` (``rag.terms``)."""
+        """BM25 over chunk text and title for any of the ``terms`` (``rag.terms``).
+
+        With a ``budget`` (postings), only the rarest terms whose document frequencies add
+        up to at most the budget are matched (see :meth:`prune_terms`): FTS5 scores every
+        row that matches an OR query, so the cost of a question grows with the corpus
+        through its most common words, which carry the least BM25 weight.
+        """
+        if budget:
+            terms = self.prune_terms(terms, budget)
         if not terms:
             return []
         rows = self.db.execute(
@@ -351,6 +367,39 @@ class Store:
             (title_weight, fts_query(terms), depth),
         )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Passages that hold each term's rarest token, read from the FTS5 vocabulary of
+        this thread's snapshot. Cached per generation: the count costs a pass over the
+        token's posting list, and only a commit changes it."""
+        generation, _ = self._current()
+        cache = self._df_cache
+        if cache[0] != generation:
+            cache = self._df_cache = (generation, {})
+        counts = cache[1]
+        out = {}
+        for term in terms:
+            tokens = index_tokens(term)
+            for token in tokens:
+                if token not in counts:
+                    row = self.db.execute(
+                        "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (token,)
+                    ).fetchone()
+                    counts[token] = int(row[0]) if row else 0
+            out[term] = min((counts[t] for t in tokens), default=0)
+        return out
+
+    def prune_terms(self, terms: list[str], budget: int) -> list[str]:
+        """The rarest ``terms`` whose document frequencies add up to at most ``budget``,
+        in their question order; the rarest one always, and none the index lacks."""
+        df = self.document_frequencies(terms)
+        kept, total = set(), 0
+        for term in sorted((t for t in terms if df[t]), key=lambda t: df[t]):
+            if kept and total + df[term] > budget:
+                break
+            kept.add(term)
+            total += df[term]
+        return [t for t in terms if t in kept]
 
     def texts_containing(self, word: str, limit: int = 50) -> list[str]:
         """Texts of chunks that contain ``word`` (for corpus-derived query expansion)."""

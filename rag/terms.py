@@ -4,6 +4,12 @@ match, with the stop words of clinical questions left out."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
+from functools import lru_cache
+
+# The tokenizer of the index's FTS5 table (``rag.store``): porter stems of unicode61 words.
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 # Words that carry no evidence in a clinical question; dropped from the lexical query.
 STOPWORDS = frozenset(
@@ -32,3 +38,25 @@ def fts_query(terms: list[str] | str) -> str:
     if isinstance(terms, str):
         terms = query_terms(terms)
     return " OR ".join(f'"{t}"' for t in terms)
+
+
+_tokenizer_lock = threading.Lock()
+_tokenizer: sqlite3.Connection | None = None
+
+
+@lru_cache(maxsize=65536)
+def index_tokens(term: str) -> tuple[str, ...]:
+    """The tokens FTS5 stores for ``term`` ("studies" -> ("studi",), "crohn's" -> ("crohn",
+    "s")): SQLite's own tokenizer run on an in-memory table, so that the document frequency
+    of a question's words can be read from the index's vocabulary."""
+    global _tokenizer
+    with _tokenizer_lock:
+        if _tokenizer is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize = '{FTS_TOKENIZE}')")
+            db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+            _tokenizer = db
+        _tokenizer.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", (term,))
+        rows = _tokenizer.execute("SELECT term FROM v ORDER BY offset").fetchall()
+        _tokenizer.execute("DELETE FROM t")
+    return tuple(r[0] for r in rows)

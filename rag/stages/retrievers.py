@@ -67,12 +67,15 @@ class Lexical:
     weight: float
     title_weight: float
     adaptive: bool
+    budget: int = 0  # postings; 0: every term
 
     def __call__(self, query: Query, c: Candidates) -> Candidates:
         if query.mode not in ("hybrid", "lexical"):
             return c
         terms = query_terms(query.words)
-        c.rankings["lexical"] = self.store.lexical_search(terms, c.depth, self.title_weight)
+        c.rankings["lexical"] = self.store.lexical_search(
+            terms, c.depth, self.title_weight, self.budget
+        )
         weight = self.weight
         if query.mode == "hybrid" and self.adaptive:
             weight *= self.store.known_share(terms)
@@ -95,4 +98,4 @@ def dense_prf(s, r) -> DensePRF | None:
 
 
 def lexical(s, r) -> Lexical:
-    return Lexical(r.store, s.lexical_weight, s.title_weight, s.adaptive_lexical)
+    return Lexical(r.store, s.lexical_weight, s.title_weight, s.adaptive_lexical, s.lexical_budget)
