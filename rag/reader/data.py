@@ -23,8 +23,8 @@ CASE_REPORTS = "case-reports"  # a folder of JSONL files: written reports and qu
 SOURCES = (CASE_REPORTS, "covid-qa.json.gz", "squad2-dev-half.json.gz")
 HARD_NEGATIVES = 7  # COVID-QA: the article's sentences closest in words to the question
 RANDOM_NEGATIVES = 3
-CASE_HARD_NEGATIVES = 12  # case reports are short: most of a report's sentences are read
-CASE_RANDOM_NEGATIVES = 6
+CASE_HARD_NEGATIVES = 9  # case reports are short: the closest sentences are most of the hard ones
+CASE_RANDOM_NEGATIVES = 3
 CASE_VALIDATION_SHARE = 0.2  # few reports: a fifth of them calibrate the threshold
 _WORD = re.compile(r"[a-z0-9]+")
 
