@@ -62,7 +62,7 @@ def resolve_device(device: str) -> str:
 
 
 def machine() -> dict:
-    from rag.evaluation import machine_info
+    from rag.eval.machine import machine_info
 
     return {**machine_info(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
@@ -525,8 +525,8 @@ def bench_encode(
     backends: list[str], batch_sizes: list[int], limit: int, repeats: int, device: str
 ) -> dict:
     """Passages/s of each backend at each batch size on real ~200-token chunks, interleaved."""
-    from rag.beir import read_corpus
     from rag.chunking import TokenCounter, chunk_document
+    from rag.eval.beir import read_corpus
     from rag.indexing import chunk_texts_for_embedding
 
     settings = load_settings(device=device)
@@ -592,8 +592,9 @@ def bench_encode(
 
 def bench_ndcg(backends: list[str], modes: list[str], device: str) -> dict:
     """nDCG@10 on SciFact through the evaluator, each backend indexing its own cache."""
-    from rag.beir import DEFAULT_CACHE, READY, cached_index, load_beir
-    from rag.evaluation import evaluate_beir
+    from rag.eval.beir import load_beir
+    from rag.eval.cache import DEFAULT_CACHE, READY, cached_index
+    from rag.eval.running import evaluate_beir
     from rag.pipeline import Pipeline
 
     dataset = load_beir(SCIFACT)

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_status)
 
     from rag.cases_cli import add_case_parsers
-    from rag.eval_cli import add_eval_parser
+    from rag.eval.cli import add_eval_parser
 
     add_eval_parser(sub, common)
     add_case_parsers(sub, common)

@@ -14,21 +14,11 @@ import pytest
 from rag.cli import main
 from rag.documents import Answer, Chunk, Citation, Hit
 from rag.errors import RagError
-from rag.evaluation import (
-    MISSING,
-    EvalResult,
-    GoldQuestion,
-    answer_metrics,
-    best_hit_per_doc,
-    compare_results,
-    evaluate_gold,
-    fold,
-    ir_scores,
-    load_gold,
-    passage_id,
-    ranked_run,
-    score_answer,
-)
+from rag.eval.compare import compare_results
+from rag.eval.gold import MISSING, GoldQuestion, fold, load_gold, passage_id
+from rag.eval.metrics import answer_metrics, best_hit_per_doc, ir_scores, ranked_run, score_answer
+from rag.eval.results import EvalResult
+from rag.eval.running import evaluate_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -194,7 +184,7 @@ def toy_beir(tmp_path_factory) -> Path:
 
 
 def test_beir_loader(toy_beir, tmp_path):
-    from rag.beir import load_beir
+    from rag.eval.beir import load_beir
 
     data = load_beir(toy_beir)
     assert data.split == "test"
@@ -353,7 +343,7 @@ def test_evaluation_page_runs_a_gold_set(seed_settings, seed_index, tmp_path, mo
 
 def test_eval_options_reach_the_settings():
     from rag.cli import build_parser
-    from rag.eval_cli import eval_settings
+    from rag.eval.cli import eval_settings
 
     args = build_parser().parse_args(
         ["eval", "gold.jsonl", "--backend", "torch", "--mode", "dense", "--set", "title_weight=2"]
@@ -363,7 +353,7 @@ def test_eval_options_reach_the_settings():
 
 
 def test_ablation_table_scores_each_configuration_once(toy_beir, seed_corpus, tmp_path):
-    from rag import ablations
+    from rag.eval import ablations
 
     gold = tmp_path / "gold.jsonl"
     lines = (ROOT / "eval" / "seed_gold.jsonl").read_text().splitlines()[:3]

@@ -93,7 +93,7 @@ def test_unknown_backend_is_a_user_error(model_dir):
 
 
 def test_pipeline_on_onnx_int8_retrieves_like_torch(onnx_cache, seed_settings, seed_index):
-    from rag.evaluation import load_gold
+    from rag.eval.gold import load_gold
     from rag.pipeline import Pipeline
 
     gold = load_gold(Path(__file__).resolve().parent.parent / "eval" / "seed_gold.jsonl")

@@ -1,6 +1,6 @@
 """Evaluation page: run a gold set or a BEIR folder through the shared pipeline, read failures.
 
-The page calls the same functions as `rag eval` (``rag.evaluation``); the Pipeline comes
+The page calls the same functions as `rag eval` (``rag.eval``); the Pipeline comes
 from the page-wide ``st.cache_resource`` cache, so a second run does not reload anything.
 """
 
@@ -13,9 +13,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from rag import evaluation
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import RagError
+from rag.eval.gold import load_gold
+from rag.eval.metrics import RECALL_CUTOFFS
+from rag.eval.report import failures, markdown_report, metric_rows
+from rag.eval.results import EvalResult
+from rag.eval.running import evaluate_beir, evaluate_gold
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 OTHER = "Another file…"
@@ -74,18 +78,17 @@ def render() -> None:
 
         try:
             if beir:
-                from rag.beir import cached_index, load_beir
+                from rag.eval.beir import load_beir
+                from rag.eval.cache import cached_index
 
                 dataset = load_beir(Path(source), split)
                 indexed = cached_index(dataset, settings, progress=progress)
                 pipeline = pipeline_or_error(indexed)
-                result = pipeline and evaluation.evaluate_beir(
-                    pipeline, dataset, int(limit) or None, progress
-                )
+                result = pipeline and evaluate_beir(pipeline, dataset, int(limit) or None, progress)
             else:
-                questions = evaluation.load_gold(Path(source))
+                questions = load_gold(Path(source))
                 pipeline = pipeline_or_error(settings)
-                result = pipeline and evaluation.evaluate_gold(
+                result = pipeline and evaluate_gold(
                     pipeline,
                     questions,
                     Path(source).stem,
@@ -106,7 +109,7 @@ def render() -> None:
         show(result)
 
 
-def show(result: evaluation.EvalResult) -> None:
+def show(result: EvalResult) -> None:
     """Headline figures, a Recall@k chart, every metric, and the failed questions."""
     st.subheader(f"{result.name} · {result.counts.get('questions')} questions")
     headline = [m for m in HEADLINE if result.metrics.get(m) is not None]
@@ -114,7 +117,7 @@ def show(result: evaluation.EvalResult) -> None:
         col.metric(m, f"{result.metrics[m]:.3f}")
     recall = {
         k: result.metrics.get(f"recall@{k}")
-        for k in evaluation.RECALL_CUTOFFS
+        for k in RECALL_CUTOFFS
         if result.metrics.get(f"recall@{k}") is not None
     }
     left, right = st.columns([3, 2])
@@ -124,11 +127,11 @@ def show(result: evaluation.EvalResult) -> None:
         st.bar_chart(chart, x="k", y="recall", sort=False)
     with right:
         st.markdown("**All metrics**")
-        rows = [{"metric": m, "value": v} for m, v in evaluation.metric_rows(result)]
+        rows = [{"metric": m, "value": v} for m, v in metric_rows(result)]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     for warning in result.warnings:
         st.warning(warning)
-    fails = evaluation.failures(result)
+    fails = failures(result)
     st.markdown(f"**Failed questions ({len(fails)})**")
     if fails:
         st.dataframe(pd.DataFrame(fails), hide_index=True)
@@ -143,7 +146,7 @@ def show(result: evaluation.EvalResult) -> None:
     )
     c2.download_button(
         "Download report (Markdown)",
-        evaluation.markdown_report(result),
+        markdown_report(result),
         file_name=f"{result.name}.md",
         mime="text/markdown",
     )

@@ -144,43 +144,50 @@ class ProgressPrinter:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag import evaluation
+    from rag.eval.compare import compare_results, format_comparison
+    from rag.eval.report import markdown_table
+    from rag.eval.results import EvalResult
 
     if args.compare:
         if args.gold or args.beir:
             raise RagError("--compare takes two result files and nothing else to run")
-        a, b = (evaluation.EvalResult.load(p) for p in args.compare)
-        comparison = evaluation.compare_results(a, b, args.stat_test, args.max_p, args.by)
-        print(evaluation.format_comparison(comparison, args.show))
+        a, b = (EvalResult.load(p) for p in args.compare)
+        comparison = compare_results(a, b, args.stat_test, args.max_p, args.by)
+        print(format_comparison(comparison, args.show))
         return 0
     if args.table:
-        results = [evaluation.EvalResult.load(p) for p in args.table]
-        print(evaluation.markdown_table(results))
+        print(markdown_table([EvalResult.load(p) for p in args.table]))
         return 0
     if args.cards or args.similar:
         return cmd_cases(args)
     if (args.gold is None) == (args.beir is None):
         raise RagError("give a gold set FILE.jsonl or --beir DIR (or --compare A.json B.json)")
+    return run_and_write(args)
+
+
+def run_and_write(args: argparse.Namespace) -> int:
+    """Score the gold set or BEIR folder, print the summary, write what was asked for."""
+    from rag.eval.report import format_summary, markdown_report
+    from rag.eval.running import run_beir, run_gold
+
     settings = eval_settings(args)
     progress = None if args.quiet else ProgressPrinter()
     if args.beir is not None:
-        result = evaluation.run_beir(
-            args.beir, settings, args.split, args.cache, args.limit, progress
-        )
+        result = run_beir(args.beir, settings, args.split, args.cache, args.limit, progress)
     else:
         corpus = args.corpus[0] if args.corpus and len(args.corpus) == 1 else args.corpus
         if corpus is None and (args.chunk_tokens or args.overlap_tokens is not None):
             corpus = settings.corpus_dir
-        result = evaluation.run_gold(
+        result = run_gold(
             args.gold, settings, corpus, args.cache, not args.no_answer, args.limit, progress
         )
-    print(evaluation.format_summary(result))
+    print(format_summary(result))
     if args.json:
         result.save(args.json)
         print(f"wrote {args.json}")
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(evaluation.markdown_report(result), encoding="utf-8")
+        args.report.write_text(markdown_report(result), encoding="utf-8")
         print(f"wrote {args.report}")
     if args.trec:
         result.write_trec(args.trec)
@@ -189,7 +196,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from rag.card_eval import format_card_score, run_cases
+    from rag.eval.cases import format_card_score, run_cases
 
     kind, path = ("cards", args.cards) if args.cards else ("similar", args.similar)
     progress = None if args.quiet else ProgressPrinter()

@@ -1,4 +1,4 @@
-"""`python -m rag.ablations`: every retrieval step against the default, in one table.
+"""`python -m rag.eval.ablations`: every retrieval step against the default, in one table.
 
 Each configuration is the default with a few settings changed, so each row is also one
 `rag eval ... --set FIELD=VALUE` command. A row is scored on a BEIR development set
@@ -16,7 +16,9 @@ from pathlib import Path
 
 from rag.config import PROJECT_ROOT, load_settings
 from rag.embedding import embedder_for
-from rag.evaluation import EvalResult, compare_results, run_beir, run_gold
+from rag.eval.compare import compare_results
+from rag.eval.results import EvalResult
+from rag.eval.running import run_beir, run_gold
 
 # name -> setting overrides on top of the default (rag/config.py).
 CONFIGS: dict[str, dict] = {
@@ -106,7 +108,9 @@ def table(rows: dict[str, tuple[EvalResult, EvalResult]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rag.ablations", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m rag.eval.ablations", description=__doc__.split("\n")[0]
+    )
     p.add_argument(
         "--beir", type=Path, default=PROJECT_ROOT.parent / "shared/benchmarks/scifact-dev"
     )

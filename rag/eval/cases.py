@@ -118,7 +118,7 @@ def run_cases(kind: str, path: Path, settings, corpora: list[Path], cache=None, 
     """``rag eval --cards`` / ``--similar``: cards read into a cached index of ``corpora``."""
     from dataclasses import replace
 
-    from rag.evaluation import corpus_index
+    from rag.eval.cache import corpus_index
     from rag.pipeline import Pipeline
 
     rows = read_jsonl(path)
