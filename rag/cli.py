@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.bench import main as bench_main
+    from rag.eval.bench.cli import main as bench_main
 
     return bench_main(args.bench_args)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.ui.server import streamlit_app
+from rag.eval.server import streamlit_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"

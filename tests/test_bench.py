@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.bench import embedded_texts, onnx_verdict, padding_ratios, prepare_corpus
+from rag.eval.bench.encode import onnx_verdict, padding_ratios
+from rag.eval.bench.encoders import embedded_texts
+from rag.eval.bench.run import prepare_corpus
 from rag.scale import Source, recall_at, run_fts, synthetic_vectors
 
 
