@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import re
 import sqlite3
@@ -27,12 +28,14 @@ import numpy as np
 from rag.card_store import CARDS_SCHEMA, read_cards, write_cards
 from rag.documents import CaseCard, Chunk, DocInfo, Document
 from rag.errors import RagError
-from rag.terms import FTS_TOKENIZE, fts_query, index_tokens
+from rag.terms import FTS_TOKENIZE, fts_query, index_tokens, token_offsets
 from rag.vector_index import VectorIndex, prepare
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 LOCK = "write.lock"
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
+RESCORE_POOL = 2  # a pruned lexical query fetches this many x depth passages to re-score
 PIN_TRIES = 5  # fresh snapshots a reader takes when writers keep outpacing it
 
 SCHEMA = f"""
@@ -352,13 +355,29 @@ class Store:
     ) -> list[tuple[int, float]]:
         """BM25 over chunk text and title for any of the ``terms`` (``rag.terms``).
 
-        With a ``budget`` (postings), only the rarest terms whose document frequencies add
-        up to at most the budget are matched (see :meth:`prune_terms`): FTS5 scores every
-        row that matches an OR query, so the cost of a question grows with the corpus
-        through its most common words, which carry the least BM25 weight.
+        With a ``budget`` (postings) that the question's terms exceed, only the rarest terms
+        whose document frequencies add up to at most the budget are matched (see
+        :meth:`prune_terms`), ``RESCORE_POOL`` x ``depth`` passages deep, and those passages
+        are ranked by the BM25 of every term (:meth:`bm25_scores`): FTS5 scores every row
+        an OR query matches, so the cost of a question grows with the corpus through its
+        most common words. A question within the budget runs the plain OR query.
         """
+        if not terms:
+            return []
         if budget:
-            terms = self.prune_terms(terms, budget)
+            kept = self.prune_terms(terms, budget)
+            known = [t for t in terms if self.document_frequencies([t])[t]]
+            if kept != known:
+                found = self._bm25_match(kept, RESCORE_POOL * depth, title_weight)
+                scores = self.bm25_scores(known, [i for i, _ in found], title_weight)
+                order = sorted(scores, key=lambda i: -scores[i])[:depth]
+                return [(i, scores[i]) for i in order]
+            terms = kept
+        return self._bm25_match(terms, depth, title_weight)
+
+    def _bm25_match(
+        self, terms: list[str], depth: int, title_weight: float
+    ) -> list[tuple[int, float]]:
         if not terms:
             return []
         rows = self.db.execute(
@@ -367,6 +386,66 @@ class Store:
             (title_weight, fts_query(terms), depth),
         )
         return [(int(r), -float(s)) for r, s in rows]
+
+    def bm25_scores(
+        self, terms: list[str], chunk_ids: list[int], title_weight: float = 0.5
+    ) -> dict[int, float]:
+        """FTS5's own BM25 (``bm25(chunks_fts, 1.0, title_weight)``, k1 1.2, b 0.75) of the
+        OR query of ``terms``, computed for the given chunks only: from their text and
+        title tokenized as the index does, their lengths (``chunks_fts_docsize``), the
+        corpus averages (``chunks_fts_data``) and the document frequencies. What a full
+        query would score them, at the cost of reading those rows, however common the
+        terms. A phrase's frequency ("crohn's" -> "crohn s") is its rarest token's."""
+        if not chunk_ids:
+            return {}
+        rows_total, column_totals = self._fts_averages()
+        avgdl = sum(column_totals) / max(rows_total, 1)
+        df = self.document_frequencies(terms)
+        phrases = [(index_tokens(t), df[t]) for t in terms]
+        marks = ",".join("?" * len(chunk_ids))
+        texts = dict(
+            (r[0], (r[1], r[2]))
+            for r in self.db.execute(
+                f"SELECT rowid, text, title FROM chunks_fts WHERE rowid IN ({marks})", chunk_ids
+            )
+        )
+        sizes = {
+            r[0]: sum(_varints(r[1]))
+            for r in self.db.execute(
+                f"SELECT id, sz FROM chunks_fts_docsize WHERE id IN ({marks})", chunk_ids
+            )
+        }
+        ids = [i for i in chunk_ids if i in texts]
+        where = token_offsets([texts[i] for i in ids], {t for p, _ in phrases for t in p})
+        weights = (1.0, title_weight)
+        out = {}
+        for chunk_id, offsets in zip(ids, where, strict=True):
+            length = sizes.get(chunk_id, 0)
+            score = 0.0
+            for tokens, hits in phrases:
+                freq = sum(
+                    weights[col] * _phrase_count(offsets, col, tokens)
+                    for col in (0, 1)
+                    if weights[col]
+                )
+                if not freq:
+                    continue
+                idf = math.log((rows_total - hits + 0.5) / (hits + 0.5))
+                idf = idf if idf > 0 else 1e-6
+                score += (
+                    idf
+                    * freq
+                    * (BM25_K1 + 1)
+                    / (freq + BM25_K1 * (1 - BM25_B + BM25_B * length / avgdl))
+                )
+            out[chunk_id] = score
+        return out
+
+    def _fts_averages(self) -> tuple[int, list[int]]:
+        """Rows in the FTS5 table and tokens per column: its averages record (id 1)."""
+        row = self.db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+        values = _varints(row[0]) if row and row[0] else [0]
+        return values[0], values[1:]
 
     def document_frequencies(self, terms: list[str]) -> dict[str, int]:
         """Passages that hold each term's rarest token, read from the FTS5 vocabulary of
@@ -548,6 +627,33 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (as FTS5 writes its averages and document sizes)."""
+    out, i = [], 0
+    while i < len(blob):
+        value = 0
+        for j in range(9):
+            byte = blob[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out
+
+
+def _phrase_count(offsets: dict[tuple[int, str], list[int]], col: int, tokens) -> int:
+    """Occurrences of the phrase ``tokens`` (consecutive offsets) in one column."""
+    first = offsets.get((col, tokens[0]), [])
+    if len(tokens) == 1:
+        return len(first)
+    rest = [set(offsets.get((col, t), ())) for t in tokens[1:]]
+    return sum(all(o + k + 1 in r for k, r in enumerate(rest)) for o in first)
 
 
 def faiss_path(index_dir: Path, generation: int) -> Path:

@@ -44,19 +44,56 @@ _tokenizer_lock = threading.Lock()
 _tokenizer: sqlite3.Connection | None = None
 
 
+def _tokenizing() -> sqlite3.Connection:
+    """An in-memory FTS5 table with the index's tokenizer (call under the lock)."""
+    global _tokenizer
+    if _tokenizer is None:
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, title, tokenize = '{FTS_TOKENIZE}')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+        _tokenizer = db
+    return _tokenizer
+
+
 @lru_cache(maxsize=65536)
 def index_tokens(term: str) -> tuple[str, ...]:
     """The tokens FTS5 stores for ``term`` ("studies" -> ("studi",), "crohn's" -> ("crohn",
     "s")): SQLite's own tokenizer run on an in-memory table, so that the document frequency
     of a question's words can be read from the index's vocabulary."""
-    global _tokenizer
     with _tokenizer_lock:
-        if _tokenizer is None:
-            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize = '{FTS_TOKENIZE}')")
-            db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
-            _tokenizer = db
-        _tokenizer.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", (term,))
-        rows = _tokenizer.execute("SELECT term FROM v ORDER BY offset").fetchall()
-        _tokenizer.execute("DELETE FROM t")
+        db = _tokenizing()
+        db.execute("INSERT INTO t (rowid, text) VALUES (1, ?)", (term,))
+        rows = db.execute("SELECT term FROM v ORDER BY offset").fetchall()
+        db.execute("DELETE FROM t")
     return tuple(r[0] for r in rows)
+
+
+def token_offsets(
+    rows: list[tuple[str, str]], tokens: set[str] | None
+) -> list[dict[tuple[int, str], list[int]]]:
+    """For each (text, title) row: where each of ``tokens`` (None: every token) occurs, as
+    {(column, token): [token offsets]} (column 0 the text, 1 the title), tokenized as the
+    index does."""
+    out: list[dict[tuple[int, str], list[int]]] = [{} for _ in rows]
+    if not rows or tokens is not None and not tokens:
+        return out
+    tokens = sorted(tokens) if tokens is not None else None
+    where = f" WHERE term IN ({','.join('?' * len(tokens))})" if tokens else ""
+    with _tokenizer_lock:
+        db = _tokenizing()
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO t (rowid, text, title) VALUES (?, ?, ?)",
+                [(i + 1, text, title) for i, (text, title) in enumerate(rows)],
+            )
+            found = db.execute(
+                f"SELECT doc, col, term, offset FROM v{where}", tokens or []
+            ).fetchall()
+            db.execute("DELETE FROM t")
+        finally:
+            db.execute("COMMIT")
+    columns = {"text": 0, "title": 1}
+    for doc, col, term, offset in found:
+        out[doc - 1].setdefault((columns[col], term), []).append(offset)
+    return out
