@@ -13,7 +13,7 @@ from rag.config import load_settings
 from rag.indexing import sync
 from rag.pipeline import Pipeline
 from rag.store import CATALOG, Store
-from rag.terms import fts_query, index_tokens, query_terms
+from rag.terms import index_tokens, query_terms
 
 QUESTION = "Which suture material closed the dural tear after cervical laminectomy surgery?"
 
@@ -60,22 +60,33 @@ def test_a_budget_the_question_fits_in_changes_nothing(pipeline):
     assert store.lexical_search(terms, 50, budget=10**9) == full
 
 
-def test_a_pruned_search_is_bm25_over_the_kept_terms_only(pipeline):
+def test_bm25_scores_reproduce_fts5_bm25(pipeline):
+    store = pipeline.store
+    for question in (QUESTION, "crohn's disease of the cervical spine", "calcinosis"):
+        terms = query_terms(question)
+        full = store.lexical_search(terms, 100)
+        assert full, question
+        mine = store.bm25_scores(terms, [i for i, _ in full])
+        for chunk_id, score in full:
+            assert mine[chunk_id] == pytest.approx(score, rel=1e-9), question
+
+
+def test_a_pruned_search_ranks_what_the_rarest_terms_find_by_every_term(pipeline):
     store = pipeline.store
     terms = query_terms(QUESTION)
     df = store.document_frequencies(terms)
-    budget = min(df[t] for t in terms if df[t])
+    known = [t for t in terms if df[t]]
+    budget = min(df[t] for t in known)
     kept = store.prune_terms(terms, budget)
-    assert 0 < len(kept) < len([t for t in terms if df[t]])
-    pruned = store.lexical_search(terms, 50, budget=budget)
-    assert pruned == store.lexical_search(kept, 50)
+    assert 0 < len(kept) < len(known)
+    pruned = store.lexical_search(terms, 50, budget=budget)  # the pool holds all it finds
     allowed = set().union(*(_matching_rows(store, t) for t in kept))
-    assert pruned and {i for i, _ in pruned} <= allowed
-    direct = store.db.execute(
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 0.5)",
-        (fts_query(kept),),
-    ).fetchall()
-    assert [i for i, _ in pruned] == [r[0] for r in direct][:50]
+    assert pruned and {i for i, _ in pruned} <= allowed  # found by the kept terms only
+    full = dict(store.lexical_search(terms, 1000))  # scored by every term, as the full query
+    for chunk_id, score in pruned:
+        assert score == pytest.approx(full[chunk_id], rel=1e-9)
+    best_allowed = sorted((i for i in full if i in allowed), key=lambda i: -full[i])
+    assert [i for i, _ in pruned] == best_allowed[: len(pruned)]
 
 
 def test_the_budget_setting_reaches_the_pipeline(seed_settings, seed_index, pipeline):
