@@ -10,6 +10,7 @@ and validation, so no validation question reads a text seen in training.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -195,6 +196,17 @@ def split_by_article(
     return [g for g in groups if g.article not in held], [g for g in groups if g.article in held]
 
 
+def split_by_hash(groups: list[Group], validation_share: float) -> tuple[list[Group], list[Group]]:
+    """Training and validation groups, an article held out by the hash of its name: the
+    split of the reports already written stays put as more are written."""
+
+    def held(article: str) -> bool:
+        digest = hashlib.sha256(article.encode()).digest()
+        return int.from_bytes(digest[:4], "big") / 2**32 < validation_share
+
+    return [g for g in groups if not held(g.article)], [g for g in groups if held(g.article)]
+
+
 def pairs(groups: list[Group]) -> list[Pair]:
     return [
         Pair(g.question, s, 1.0 if i in g.positives else 0.0)
@@ -213,8 +225,9 @@ def training_sets(
     train: dict[str, list[Group]] = {}
     validation: dict[str, list[Group]] = {}
     for name in sources:
-        share = CASE_VALIDATION_SHARE if name == CASE_REPORTS else validation_share
-        train[name], validation[name] = split_by_article(
-            load_groups(data_dir / name, seed), share, seed
-        )
+        groups = load_groups(data_dir / name, seed)
+        if name == CASE_REPORTS:
+            train[name], validation[name] = split_by_hash(groups, CASE_VALIDATION_SHARE)
+        else:
+            train[name], validation[name] = split_by_article(groups, validation_share, seed)
     return train, validation
