@@ -159,3 +159,15 @@ def test_written_case_reports_label_the_sentence_that_holds_the_answer(tmp_path)
     assert "Case presentation" not in " ".join(answered.sentences)  # headings stay apart
     assert answered.article == near_miss.article == "t-01"
     assert not near_miss.answerable and len(near_miss.sentences) == 3
+
+
+def test_written_reports_keep_their_side_of_the_split_as_more_are_written():
+    from rag.reader.data import Group, split_by_hash
+
+    def groups(n: int) -> list[Group]:
+        return [Group(f"q{i}", "q", ["s"], set(), f"report-{i}") for i in range(n)]
+
+    _, before = split_by_hash(groups(40), 0.2)
+    _, after = split_by_hash(groups(80), 0.2)
+    assert 0 < len(before) < 40
+    assert {g.article for g in before} == {g.article for g in after if int(g.qid[1:]) < 40}
