@@ -59,10 +59,10 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     title_weight: float = 0.5  # BM25 weight of the title column against the passage text
-    # Lexical cost cap: only the rarest question terms whose document frequencies add up to
-    # at most this many postings are matched (FTS5 scores every row an OR query matches);
-    # 0 matches every term. See rag/store.py Store.prune_terms and the README scale section.
-    lexical_budget: int = 0
+    # Lexical cost cap (postings): a question whose terms' document frequencies add up to
+    # more is matched by its rarest terms only, and what they and the dense side find is
+    # ranked by the BM25 of every term (rag/store.py lexical_search); 0: always every term.
+    lexical_budget: int = 10_000
     expand_abbreviations: bool = True  # "SSc" -> "SSc (systemic sclerosis)" as the corpus defines
     adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
     dense_prf: int = 0  # pseudo-relevance feedback: top passages folded into the query vector

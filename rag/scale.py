@@ -301,6 +301,246 @@ def run_size(
     return out
 
 
+# -- the whole hybrid path -------------------------------------------------------------------
+HYBRID_FIELDS = (
+    "passages",
+    "hybrid_p50_ms",
+    "hybrid_p95_ms",
+    "answer_p50_ms",
+    "lexical_p50_ms",
+    "dense_recall_at_10",
+    "rss_mb",
+    "build_s",
+)
+
+
+@dataclass
+class SentencePool:
+    """Real sentences with their stored model vectors, the titles they came under, and the
+    benchmark's questions: what synthetic passages are stitched from."""
+
+    texts: list[str]
+    vectors: np.ndarray  # float16, one row per sentence, as the index stores them
+    titles: list[str]
+    queries: list[str]
+    origin: str
+
+
+def load_sentence_pool(index_dir: Path | None, beir: Path = SCIFACT) -> SentencePool:
+    from rag.beir import cached_index, load_beir
+    from rag.store import CATALOG
+
+    dataset = load_beir(beir)
+    if index_dir is None:
+        index_dir = cached_index(dataset, load_settings()).index_dir  # builds once, then cached
+    db = sqlite3.connect(index_dir / CATALOG)
+    texts = dict(db.execute("SELECT chunk_id, text FROM chunks"))
+    sentences, vectors = [], []
+    for chunk_id, start, end, blob in db.execute(
+        "SELECT chunk_id, start, end, vector FROM sentences"
+    ):
+        text = texts[chunk_id][start:end]
+        if len(text) >= 20:
+            sentences.append(text)
+            vectors.append(np.frombuffer(blob, dtype=np.float16))
+    titles = [t for (t,) in db.execute("SELECT title FROM documents") if t]
+    db.close()
+    if not sentences:
+        raise RagError(f"The index in {index_dir} stores no sentence vectors: rebuild it.")
+    return SentencePool(
+        sentences,
+        np.vstack(vectors),
+        titles or ["untitled"],
+        list(dataset.queries.values()),
+        f"{index_dir} ({len(sentences)} sentences with vectors)",
+    )
+
+
+def synthetic_documents(pool: SentencePool, size: int, per_doc: int, seed: int = 0):
+    """Batches of (Document, chunks, chunk vectors, sentence rows) for ``size`` passages.
+
+    Each passage is real sentences drawn at random until it holds 150 words (about a
+    chunk); its sentences keep their real vectors, and the passage vector is their
+    normalised mean, so the dense and the lexical side judge the same text.
+    """
+    import hashlib
+
+    from rag.documents import Chunk, Document
+
+    rng = np.random.default_rng(seed)
+    words = np.array([t.count(" ") + 1 for t in pool.texts])
+    n_docs = (size + per_doc - 1) // per_doc
+    for d in range(n_docs):
+        doc_id = f"synthetic-{d:07d}"
+        title = pool.titles[rng.integers(len(pool.titles))]
+        doc = Document(
+            doc_id,
+            f"synthetic/{doc_id}.txt",
+            hashlib.sha256(doc_id.encode()).hexdigest(),
+            [],
+            title=title,
+        )
+        chunks, vectors, sentence_rows, offset = [], [], [], 0
+        for ordinal in range(min(per_doc, size - d * per_doc)):
+            picks, total = [], 0
+            while total < 150:
+                i = int(rng.integers(len(pool.texts)))
+                picks.append(i)
+                total += int(words[i])
+            rows, parts, at = [], [], 0
+            for i in picks:
+                text = pool.texts[i]
+                rows.append((at, at + len(text), pool.vectors[i]))
+                parts.append(text)
+                at += len(text) + 1
+            text = " ".join(parts)
+            mean = pool.vectors[picks].astype(np.float32).mean(axis=0)
+            vectors.append(mean / np.linalg.norm(mean))
+            chunks.append(
+                Chunk(doc_id, ordinal, text, None, None, None, offset, offset + len(text), total)
+            )
+            sentence_rows.append(rows)
+            offset += len(text) + 1
+        yield doc, chunks, np.vstack(vectors).astype(np.float32), sentence_rows
+
+
+def build_hybrid_index(
+    pool: SentencePool, size: int, index_dir: Path, batch: int = 100_000, per_doc: int = 10
+) -> float:
+    """A real index (catalog, FTS5, sentence vectors, FAISS generations) of ``size``
+    synthetic passages, written by the project's own Writer, ``batch`` passages a commit.
+    Returns the seconds it took."""
+    from dataclasses import replace
+
+    from rag.indexing import manifest_for
+    from rag.store import Writer
+
+    settings = replace(load_settings(), index_dir=index_dir, index_type=choose_kind(size))
+    started = time.perf_counter()
+    writer = Writer(index_dir, manifest_for(settings), rebuild=True)
+    try:
+        staged = 0
+        for doc, chunks, vectors, rows in synthetic_documents(pool, size, per_doc):
+            writer.add(doc, chunks, vectors, sentences=rows)
+            staged += len(chunks)
+            if staged >= batch:
+                writer.commit()
+                staged = 0
+                print(f"  committed generation {writer.generation}", flush=True)
+        if staged:
+            writer.commit()
+    finally:
+        writer.close()
+    return time.perf_counter() - started
+
+
+class _Timed:
+    """A retrieval stage that records how long each call took (ms)."""
+
+    def __init__(self, stage):
+        self.stage, self.times = stage, []
+
+    def __getattr__(self, name):
+        return getattr(self.stage, name)
+
+    def __call__(self, query, candidates):
+        t = time.perf_counter()
+        out = self.stage(query, candidates)
+        self.times.append((time.perf_counter() - t) * 1000)
+        return out
+
+
+def serve_hybrid(index_dir: str, queries: list[str], overrides: dict) -> dict:
+    """Open the index as the app does (``Pipeline``) and time each question's whole path:
+    the Query (encoding, abbreviation expansion), every retrieval stage on one generation,
+    then the answer. Runs in its own process, so its memory is the serving process's."""
+    from dataclasses import replace
+
+    import faiss
+
+    from rag.pipeline import Pipeline
+
+    settings = replace(load_settings(), index_dir=Path(index_dir), **overrides)
+    t0 = time.perf_counter()
+    pipe = Pipeline(settings)
+    pipe.warm_up()
+    open_s = time.perf_counter() - t0
+    stages = [_Timed(s) for s in pipe.retriever.stages]
+    pipe.retriever.stages = stages
+    for q in queries[:3]:  # first touches of the files
+        pipe.ask(q)
+    for s in stages:
+        s.times.clear()
+    encode, hybrid, answer, answered = [], [], [], 0
+    vectors = []
+    for q in queries:
+        t = time.perf_counter()
+        query = pipe.query(q)
+        t1 = time.perf_counter()
+        hits = pipe.retriever.run(query)
+        t2 = time.perf_counter()
+        result = pipe.answerer.answer(query, hits)
+        t3 = time.perf_counter()
+        encode.append((t1 - t) * 1000)
+        hybrid.append((t2 - t) * 1000)
+        answer.append((t3 - t) * 1000)
+        answered += not result.abstained
+        vectors.append(query.vector)
+    rss = rss_mb()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    parts = {"query_encode": percentiles(encode)}
+    for s in stages:
+        parts[type(s.stage).__name__] = percentiles(s.times)
+    # Dense Recall@10 of the served index against exact search over the same vectors.
+    ids, stored = pipe.store._current()[1].vectors()
+    flat = faiss.IndexFlatIP(stored.shape[1])
+    flat.add(stored)
+    _, truth = flat.search(np.vstack(vectors), 10)
+    found = [[i for i, _ in pipe.store.dense_search(v, 10)] for v in vectors]
+    recall = recall_at(np.asarray(found), ids[truth])
+    lexical = parts.get("Lexical", (0.0, 0.0))
+    return {
+        "hybrid_p50_ms": percentiles(hybrid)[0],
+        "hybrid_p95_ms": percentiles(hybrid)[1],
+        "answer_p50_ms": percentiles(answer)[0],
+        "answer_p95_ms": percentiles(answer)[1],
+        "lexical_p50_ms": lexical[0],
+        "lexical_p95_ms": lexical[1],
+        "dense_recall_at_10": recall,
+        "rss_mb": round(rss, 1),
+        "peak_rss_mb": round(peak, 1),
+        "open_s": round(open_s, 2),
+        "answered": answered,
+        "parts_p50_p95_ms": parts,
+        "index_type": pipe.store.stats()["index_type"],
+    }
+
+
+def run_hybrid(
+    size: int, pool: SentencePool, budget: int, questions: int, workdir: Path, keep: bool
+) -> dict:
+    import multiprocessing
+    import shutil
+
+    index_dir = workdir / f"hybrid-{size}"
+    build = build_hybrid_index(pool, size, index_dir)
+    disk = sum(p.stat().st_size for p in index_dir.iterdir()) / 2**20
+    queries = pool.queries[:questions] if questions else pool.queries
+    with multiprocessing.get_context("spawn").Pool(1) as procs:
+        served = procs.apply(serve_hybrid, (str(index_dir), queries, {"lexical_budget": budget}))
+    if not keep:
+        shutil.rmtree(index_dir)
+    return {
+        "passages": size,
+        **{k: served[k] for k in HYBRID_FIELDS if k in served},
+        "build_s": round(build, 1),
+        **{k: v for k, v in served.items() if k not in HYBRID_FIELDS},
+        "disk_mb": round(disk, 1),
+        "lexical_budget": budget,
+        "questions": len(queries),
+    }
+
+
 def markdown(result: dict) -> str:
     lines = [
         "| passages | index | build s | on disk MB | in memory MB | effort | p50 ms | p95 ms "
@@ -372,8 +612,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fts", action="store_true", help="skip the FTS5 runs")
     parser.add_argument("--hnsw-m", type=int, default=IndexParams.hnsw_m)
     parser.add_argument("--ef-construction", type=int, default=IndexParams.hnsw_ef_construction)
-    parser.add_argument("--out", type=Path, default=BENCH_DIR / "scale.json")
+    parser.add_argument("--out", type=Path, default=None)
+    hybrid = parser.add_argument_group("the whole hybrid path (--hybrid)")
+    hybrid.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="build a real index of passages stitched from real sentences and time the app's "
+        "path (query, dense + lexical + fusion + ordering, answer) in a serving process",
+    )
+    hybrid.add_argument(
+        "--lexical-budget",
+        type=int,
+        default=None,
+        help="postings budget of the lexical side (default: the setting lexical_budget)",
+    )
+    hybrid.add_argument("--questions", type=int, default=0, help="questions to time (0: all)")
+    hybrid.add_argument("--workdir", type=Path, default=None, help="where the index is built")
+    hybrid.add_argument("--keep-index", action="store_true", help="keep the built index")
     args = parser.parse_args(argv)
+    if args.hybrid:
+        return main_hybrid(args)
+    args.out = args.out or BENCH_DIR / "scale.json"
     from rag.evaluation import machine_info
 
     params = IndexParams(hnsw_m=args.hnsw_m, hnsw_ef_construction=args.ef_construction)
@@ -410,6 +669,39 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(json.dumps(result, indent=2))
             args.out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
+    return 0
+
+
+def main_hybrid(args) -> int:
+    from rag.evaluation import machine_info
+
+    out = args.out or BENCH_DIR / "scale-hybrid.json"
+    budget = load_settings().lexical_budget if args.lexical_budget is None else args.lexical_budget
+    pool = load_sentence_pool(args.source_index)
+    print(f"source: {pool.origin}; {len(pool.queries)} queries; load {os.getloadavg()}")
+    results = json.loads(out.read_text()) if out.exists() else []
+    for size in args.sizes:
+        loadavg = os.getloadavg()
+        if args.keep_index:  # left for inspection: the path is printed
+            tmp = tempfile.mkdtemp(prefix="rag-scale-", dir=args.workdir)
+            print(f"index kept in {tmp}/hybrid-{size}", flush=True)
+            entry = run_hybrid(size, pool, budget, args.questions, Path(tmp), True)
+        else:
+            with tempfile.TemporaryDirectory(prefix="rag-scale-", dir=args.workdir) as tmp:
+                entry = run_hybrid(size, pool, budget, args.questions, Path(tmp), False)
+        entry.update(
+            {
+                "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "loadavg_before": loadavg,
+                "source": pool.origin,
+                "machine": machine_info(),
+            }
+        )
+        print(json.dumps({k: entry[k] for k in HYBRID_FIELDS}), flush=True)
+        results = [r for r in results if r["passages"] != size] + [entry]
+        results.sort(key=lambda r: r["passages"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
     return 0
 
 

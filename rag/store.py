@@ -28,14 +28,14 @@ import numpy as np
 from rag.card_store import CARDS_SCHEMA, read_cards, write_cards
 from rag.documents import CaseCard, Chunk, DocInfo, Document
 from rag.errors import RagError
-from rag.terms import FTS_TOKENIZE, fts_query, index_tokens, token_offsets
+from rag.terms import FTS_TOKENIZE, fts_query, index_tokens, token_counts, token_offsets
 from rag.vector_index import VectorIndex, prepare
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 LOCK = "write.lock"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
-RESCORE_POOL = 2  # a pruned lexical query fetches this many x depth passages to re-score
+RESCORE_POOL = 1  # a pruned lexical query fetches this many x depth passages to re-score
 PIN_TRIES = 5  # fresh snapshots a reader takes when writers keep outpacing it
 
 SCHEMA = f"""
@@ -351,7 +351,12 @@ class Store:
             ) from exc
 
     def lexical_search(
-        self, terms: list[str], depth: int, title_weight: float = 0.5, budget: int = 0
+        self,
+        terms: list[str],
+        depth: int,
+        title_weight: float = 0.5,
+        budget: int = 0,
+        also: Iterable[int] = (),
     ) -> list[tuple[int, float]]:
         """BM25 over chunk text and title for any of the ``terms`` (``rag.terms``).
 
@@ -360,7 +365,9 @@ class Store:
         :meth:`prune_terms`), ``RESCORE_POOL`` x ``depth`` passages deep, and those passages
         are ranked by the BM25 of every term (:meth:`bm25_scores`): FTS5 scores every row
         an OR query matches, so the cost of a question grows with the corpus through its
-        most common words. A question within the budget runs the plain OR query.
+        most common words. ``also`` (the dense side's passages) joins the passages to
+        re-score: a passage that matches many common terms but no rare one is found that
+        way. A question within the budget runs the plain OR query.
         """
         if not terms:
             return []
@@ -369,7 +376,9 @@ class Store:
             known = [t for t in terms if self.document_frequencies([t])[t]]
             if kept != known:
                 found = self._bm25_match(kept, RESCORE_POOL * depth, title_weight)
-                scores = self.bm25_scores(known, [i for i, _ in found], title_weight)
+                pool = list(dict.fromkeys([i for i, _ in found] + list(also)))
+                scores = self.bm25_scores(known, pool, title_weight)
+                scores = {i: v for i, v in scores.items() if v > 0}
                 order = sorted(scores, key=lambda i: -scores[i])[:depth]
                 return [(i, scores[i]) for i in order]
             terms = kept
@@ -403,12 +412,16 @@ class Store:
         df = self.document_frequencies(terms)
         phrases = [(index_tokens(t), df[t]) for t in terms]
         marks = ",".join("?" * len(chunk_ids))
-        texts = dict(
-            (r[0], (r[1], r[2]))
+        # The FTS row's text and title are the chunk's text and "title section" (``_insert``,
+        # ``_apply_renames``); read from the catalog's B-trees, faster than FTS5's content.
+        texts = {
+            r[0]: (r[1], " ".join(x for x in (r[2], r[3] or "") if x))
             for r in self.db.execute(
-                f"SELECT rowid, text, title FROM chunks_fts WHERE rowid IN ({marks})", chunk_ids
+                "SELECT c.chunk_id, c.text, d.title, c.section FROM chunks c"
+                f" JOIN documents d USING (doc_key) WHERE c.chunk_id IN ({marks})",
+                chunk_ids,
             )
-        )
+        }
         sizes = {
             r[0]: sum(_varints(r[1]))
             for r in self.db.execute(
@@ -416,18 +429,28 @@ class Store:
             )
         }
         ids = [i for i in chunk_ids if i in texts]
-        where = token_offsets([texts[i] for i in ids], {t for p, _ in phrases for t in p})
+        wanted = {t for p, _ in phrases for t in p}
+        counts = token_counts([texts[i] for i in ids], wanted)
         weights = (1.0, title_weight)
         out = {}
-        for chunk_id, offsets in zip(ids, where, strict=True):
+        for chunk_id, count in zip(ids, counts, strict=True):
             length = sizes.get(chunk_id, 0)
+            offsets = None
             score = 0.0
             for tokens, hits in phrases:
-                freq = sum(
-                    weights[col] * _phrase_count(offsets, col, tokens)
-                    for col in (0, 1)
-                    if weights[col]
-                )
+                if len(tokens) == 1:
+                    freq = sum(weights[col] * count.get((col, tokens[0]), 0) for col in (0, 1))
+                elif any(all(count.get((col, t)) for t in tokens) for col in (0, 1)):
+                    # A phrase: its words in a row (rare in questions: "crohn's", "5-0").
+                    if offsets is None:
+                        offsets = token_offsets([texts[chunk_id]], wanted)[0]
+                    freq = sum(
+                        weights[col] * _phrase_count(offsets, col, tokens)
+                        for col in (0, 1)
+                        if weights[col]
+                    )
+                else:
+                    freq = 0
                 if not freq:
                     continue
                 idf = math.log((rows_total - hits + 0.5) / (hits + 0.5))

@@ -3,6 +3,7 @@ match, with the stop words of clinical questions left out."""
 
 from __future__ import annotations
 
+import bisect
 import re
 import sqlite3
 import threading
@@ -68,32 +69,113 @@ def index_tokens(term: str) -> tuple[str, ...]:
     return tuple(r[0] for r in rows)
 
 
+_WORD = re.compile(r"[^\W_]+")
+_word_tokens: dict[str, tuple[str, ...]] = {}
+WORD_CACHE = 1 << 20  # distinct words whose tokens are remembered
+
+
 def token_offsets(
     rows: list[tuple[str, str]], tokens: set[str] | None
 ) -> list[dict[tuple[int, str], list[int]]]:
     """For each (text, title) row: where each of ``tokens`` (None: every token) occurs, as
     {(column, token): [token offsets]} (column 0 the text, 1 the title), tokenized as the
-    index does."""
+    index does: words split as unicode61 splits them, each word's tokens from SQLite's own
+    tokenizer (:func:`index_tokens`, remembered per word)."""
     out: list[dict[tuple[int, str], list[int]]] = [{} for _ in rows]
-    if not rows or tokens is not None and not tokens:
+    cache = _word_tokens
+    for found, row in zip(out, rows, strict=True):
+        for col, text in enumerate(row):
+            at = 0
+            for word in _WORD.findall(text):
+                toks = cache.get(word)
+                if toks is None:
+                    toks = index_tokens(word)
+                    if len(cache) < WORD_CACHE:
+                        cache[word] = toks
+                for t in toks:
+                    if tokens is None or t in tokens:
+                        found.setdefault((col, t), []).append(at)
+                    at += 1
+    return out
+
+
+def _char_start(data: bytes, at: int) -> int:
+    """Where the UTF-8 character before byte ``at`` starts."""
+    start = at - 1
+    while start > 0 and 0x80 <= data[start] < 0xC0:  # continuation bytes
+        start -= 1
+    return start
+
+
+def _letter_before(data: bytes, at: int) -> bool:
+    """Whether the character before byte ``at`` of UTF-8 ``data`` is a letter or digit."""
+    if data[at - 1] < 0x80:
+        return data[at - 1 : at].isalnum()
+    return data[_char_start(data, at) : at].decode("utf-8", "ignore").isalnum()
+
+
+_LATIN_LEAD = re.compile(rb"[\xc3-\xc9][\x80-\xbf]")
+
+
+_NON_ASCII_WORD = re.compile(r"[^\W_]*[^\W\x00-\x7f][^\W_]*")
+
+
+def token_counts(rows: list[tuple[str, str]], tokens: set[str]) -> list[dict[tuple[int, str], int]]:
+    """For each (text, title) row: how often each of ``tokens`` occurs, {(column, token):
+    count}, as the index tokenizes. Only the words that can stem to one of the tokens are
+    stemmed: a porter stem keeps the word's letters but for its last two at most ("abl"
+    from "ability"), so a word is stemmed when it starts with the token's head (all but
+    its last two letters, three at least), in any case of its ASCII letters; and so is
+    every word with a non-ASCII letter (diacritics are removed, case is folded)."""
+    out: list[dict[tuple[int, str], int]] = [{} for _ in rows]
+    if not tokens or not rows:
         return out
-    tokens = sorted(tokens) if tokens is not None else None
-    where = f" WHERE term IN ({','.join('?' * len(tokens))})" if tokens else ""
-    with _tokenizer_lock:
-        db = _tokenizing()
-        db.execute("BEGIN")
-        try:
-            db.executemany(
-                "INSERT INTO t (rowid, text, title) VALUES (?, ?, ?)",
-                [(i + 1, text, title) for i, (text, title) in enumerate(rows)],
-            )
-            found = db.execute(
-                f"SELECT doc, col, term, offset FROM v{where}", tokens or []
-            ).fetchall()
-            db.execute("DELETE FROM t")
-        finally:
-            db.execute("COMMIT")
-    columns = {"text": 0, "title": 1}
-    for doc, col, term, offset in found:
-        out[doc - 1].setdefault((columns[col], term), []).append(offset)
+    heads = sorted({t[: max(3, len(t) - 2)].encode() for t in tokens})
+    fields = [field for row in rows for field in row]
+    encoded = [f.encode() for f in fields]
+    starts, at = [], 0
+    for raw in encoded:
+        starts.append(at)
+        at += len(raw) + 1
+    data = b"\x00".join(encoded)
+    low = data.lower()  # ASCII letters only: offsets stay those of ``data``
+    found_at: dict[int, str] = {}  # byte offset -> ASCII word (two heads may find one)
+    for head in heads:
+        at = low.find(head)
+        while at >= 0:
+            if at == 0 or not _letter_before(low, at):
+                word = _WORD.match(data[at : at + 120].decode("utf-8", "ignore"))
+                if word and word.group().isascii():  # others: found below
+                    found_at[at] = word.group()
+            at = low.find(head, at + 1)
+    if all(t.isascii() for t in tokens):
+        # A word with a non-ASCII letter yields an ASCII token only when the letter is a
+        # Latin one with a diacritic ("Sjögren" -> "sjogren"): UTF-8 lead bytes C3-C9.
+        for m in _LATIN_LEAD.finditer(data):
+            if not m.group().decode("utf-8", "ignore").isalpha():
+                continue
+            at = m.start()
+            while at and _letter_before(data, at):
+                at = _char_start(data, at)
+            word = _WORD.match(data[at : at + 120].decode("utf-8", "ignore"))
+            if word:
+                found_at[at] = word.group()
+        words = [(bisect.bisect_right(starts, at) - 1, w) for at, w in found_at.items()]
+    else:  # a Greek or other token: every word with a non-ASCII letter is a candidate
+        words = [(bisect.bisect_right(starts, at) - 1, w) for at, w in found_at.items()]
+        for field, text in enumerate(fields):
+            if not text.isascii():
+                words += [(field, w) for w in _NON_ASCII_WORD.findall(text)]
+    cache = _word_tokens
+    for field, word in words:
+        toks = cache.get(word)
+        if toks is None:
+            toks = index_tokens(word)
+            if len(cache) < WORD_CACHE:
+                cache[word] = toks
+        found = out[field // 2]
+        for t in toks:
+            if t in tokens:
+                key = (field % 2, t)
+                found[key] = found.get(key, 0) + 1
     return out

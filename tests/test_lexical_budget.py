@@ -147,3 +147,23 @@ def test_the_vocabulary_view_writes_nothing_to_the_catalog(small):
     with sqlite3.connect(small.index_dir / CATALOG) as db:
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     assert not any("vocab" in n for n in names)
+
+
+def test_token_counts_match_the_full_tokenization(pipeline):
+    """The fast counts (only words that can stem to a wanted token are stemmed) equal a
+    count over every word tokenized by SQLite, on the seed passages and on hard cases."""
+    from rag.terms import token_counts, token_offsets
+
+    tricky = (
+        "Cells–cells, CELLS; naïve Naïve NAÏVE cellμ μcells _cells 5-0 crohn's Crohn’s "
+        "abilities nobility Sjögren's SJÖGREN ×cells éclair",
+        "Cell Title",
+    )
+    rows = [tricky] + [
+        (chunk.text, doc.title) for chunk, doc in pipeline.store.chunks(range(1, 200)).values()
+    ]
+    wanted = {"cell", "naiv", "5", "0", "crohn", "s", "abil", "nobil", "sjogren", "eclair"}
+    wanted |= {t for term in query_terms(QUESTION) for t in index_tokens(term)}
+    full = [{k: len(v) for k, v in d.items()} for d in token_offsets(rows, wanted)]
+    assert token_counts(rows, wanted) == full
+    assert full[0][(0, "sjogren")] == 2 and full[0][(0, "naiv")] == 3

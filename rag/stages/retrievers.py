@@ -73,8 +73,9 @@ class Lexical:
         if query.mode not in ("hybrid", "lexical"):
             return c
         terms = query_terms(query.words)
+        dense = [i for i, _ in c.ranking("dense")]
         c.rankings["lexical"] = self.store.lexical_search(
-            terms, c.depth, self.title_weight, self.budget
+            terms, c.depth, self.title_weight, self.budget, also=dense
         )
         weight = self.weight
         if query.mode == "hybrid" and self.adaptive:
