@@ -76,8 +76,9 @@ class Source:
 
 def load_source(index_dir: Path | None, beir: Path = SCIFACT) -> Source:
     """Real vectors and texts from a built index, and the benchmark's questions encoded."""
-    from rag.beir import cached_index, load_beir
     from rag.embedding import embedder_for
+    from rag.eval.beir import load_beir
+    from rag.eval.cache import cached_index
     from rag.store import CATALOG, Store, faiss_path
 
     settings = load_settings()
@@ -327,7 +328,8 @@ class SentencePool:
 
 
 def load_sentence_pool(index_dir: Path | None, beir: Path = SCIFACT) -> SentencePool:
-    from rag.beir import cached_index, load_beir
+    from rag.eval.beir import load_beir
+    from rag.eval.cache import cached_index
     from rag.store import CATALOG
 
     dataset = load_beir(beir)
@@ -523,7 +525,12 @@ def run_hybrid(
     import shutil
 
     index_dir = workdir / f"hybrid-{size}"
-    build = build_hybrid_index(pool, size, index_dir)
+    built = index_dir / "build_s"
+    if built.exists():  # --workdir with --keep-index from an earlier run: time it again
+        build = float(built.read_text())
+    else:
+        build = build_hybrid_index(pool, size, index_dir)
+        built.write_text(f"{build:.1f}")
     disk = sum(p.stat().st_size for p in index_dir.iterdir()) / 2**20
     queries = pool.queries[:questions] if questions else pool.queries
     with multiprocessing.get_context("spawn").Pool(1) as procs:
@@ -628,12 +635,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     hybrid.add_argument("--questions", type=int, default=0, help="questions to time (0: all)")
     hybrid.add_argument("--workdir", type=Path, default=None, help="where the index is built")
-    hybrid.add_argument("--keep-index", action="store_true", help="keep the built index")
+    hybrid.add_argument(
+        "--keep-index",
+        action="store_true",
+        help="keep the built index in --workdir (hybrid-SIZE); a later run with the same "
+        "--workdir times that index again instead of building it",
+    )
     args = parser.parse_args(argv)
     if args.hybrid:
         return main_hybrid(args)
     args.out = args.out or BENCH_DIR / "scale.json"
-    from rag.evaluation import machine_info
+    from rag.eval.machine import machine_info
 
     params = IndexParams(hnsw_m=args.hnsw_m, hnsw_ef_construction=args.ef_construction)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -673,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_hybrid(args) -> int:
-    from rag.evaluation import machine_info
+    from rag.eval.machine import machine_info
 
     out = args.out or BENCH_DIR / "scale-hybrid.json"
     budget = load_settings().lexical_budget if args.lexical_budget is None else args.lexical_budget
@@ -682,8 +694,8 @@ def main_hybrid(args) -> int:
     results = json.loads(out.read_text()) if out.exists() else []
     for size in args.sizes:
         loadavg = os.getloadavg()
-        if args.keep_index:  # left for inspection: the path is printed
-            tmp = tempfile.mkdtemp(prefix="rag-scale-", dir=args.workdir)
+        if args.keep_index:  # kept in --workdir, and timed again from there if present
+            tmp = args.workdir or Path(tempfile.mkdtemp(prefix="rag-scale-"))
             print(f"index kept in {tmp}/hybrid-{size}", flush=True)
             entry = run_hybrid(size, pool, budget, args.questions, Path(tmp), True)
         else:
