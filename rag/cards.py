@@ -15,7 +15,7 @@ import re
 from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
-from rag.reader.model import Reader, reader_for
+from rag.reader.model import Reader
 
 RULES = "2"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
@@ -207,10 +207,11 @@ def extract_cards(
     return cards
 
 
-def stage_cards(writer, new: list[tuple[Document, list[Chunk]]], progress=None) -> int:
+def stage_cards(
+    writer, new: list[tuple[Document, list[Chunk]]], reader: Reader, progress=None
+) -> int:
     """Read the cards of new documents, and of indexed ones that this reader has not
     read yet, into the writer's next commit; returns how many documents were read."""
-    reader = reader_for()
     version = f"{reader.version}:{RULES}"
     todo = {doc.doc_id: (doc.title, chunks) for doc, chunks in new}
     unread = [] if writer.rebuild else unread_documents(writer.db, version)

@@ -40,6 +40,7 @@ from rag.ingest import (
 )
 from rag.ingest.catalog import CATALOG_NAME, read_catalog
 from rag.ingest.clean import common_line_keys, line_keys
+from rag.reader.model import reader_for
 from rag.store import Manifest, StoredDoc, Writer
 
 Progress = Callable[[str, int, int], None]
@@ -221,7 +222,8 @@ def sync(
             )
             start = end
         if settings.case_cards:
-            stage_cards(writer, [(d, c) for d, c, _, _ in staged], tell)
+            reader = reader_for(settings.reader_model)
+            stage_cards(writer, [(d, c) for d, c, _, _ in staged], reader, tell)
         tell("committing", 0, 1)
         writer.commit()
         tell("committing", 1, 1)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rag.answering import Answerer
 from rag.config import Settings
 from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.indexing import manifest_for
-from rag.reader.model import MODEL_DIR, reader_for
+from rag.reader.model import reader_for
 from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
 from rag.store import Store
@@ -28,14 +26,11 @@ class Pipeline:
         self.settings = settings
         self.store = Store(settings.index_dir, expected=manifest_for(settings))
         self.embedder = embedder or embedder_for(settings)
-        reader = self._reader() if settings.reader else None
+        reader = reader_for(self.settings.reader_model) if settings.reader else None
         self.retriever = Retriever(self.store, self.embedder, settings, reader)
         self.answerer = Answerer(self.embedder, settings, self.store, reader)
         # question, k, filters, mode -> the Query every stage and the answerer read
         self.query = self.retriever.query
-
-    def _reader(self):
-        return reader_for(Path(self.settings.reader_model or MODEL_DIR))
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is fast."""
@@ -57,7 +52,7 @@ class Pipeline:
         summary = (summary or "").strip()
         if not summary:
             raise RagError("The patient summary is empty: paste a few sentences about the patient.")
-        reader = self.answerer.reader or self._reader()
+        reader = self.answerer.reader or reader_for(self.settings.reader_model)
         query = summary_card(summary, reader)
         vector = self.embedder.encode_query(summary)
         similarity = passage_similarity(self.store, vector)

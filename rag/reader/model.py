@@ -97,10 +97,10 @@ class Reader:
         return np.array([probability[s] for s in sentences], dtype=np.float32)
 
 
-def reader_for(model_dir: Path = MODEL_DIR, model_file: str = MODEL_FILE) -> Reader:
-    """One loaded reader per model file and process."""
-    key = (str(model_dir), model_file)
+def reader_for(model_dir: str | Path = "", model_file: str = MODEL_FILE) -> Reader:
+    """One loaded reader per model file and process (``model_dir`` empty: the shipped one)."""
+    key = (str(model_dir or MODEL_DIR), model_file)
     with _lock:
         if key not in _readers:
-            _readers[key] = Reader(Path(model_dir), model_file)
+            _readers[key] = Reader(Path(key[0]), model_file)
         return _readers[key]
