@@ -328,13 +328,21 @@ class SentencePool:
 
 
 def load_sentence_pool(index_dir: Path | None, beir: Path = SCIFACT) -> SentencePool:
+    """The sentences of a built index (by default the benchmark's cached index) and the
+    benchmark's questions."""
     from rag.eval.beir import load_beir
     from rag.eval.cache import cached_index
-    from rag.store import CATALOG
 
     dataset = load_beir(beir)
     if index_dir is None:
         index_dir = cached_index(dataset, load_settings()).index_dir  # builds once, then cached
+    return sentence_pool(index_dir, list(dataset.queries.values()))
+
+
+def sentence_pool(index_dir: Path, queries: list[str]) -> SentencePool:
+    """Every stored sentence of 20 characters or more of an index, with its vector."""
+    from rag.store import CATALOG
+
     db = sqlite3.connect(index_dir / CATALOG)
     texts = dict(db.execute("SELECT chunk_id, text FROM chunks"))
     sentences, vectors = [], []
@@ -353,7 +361,7 @@ def load_sentence_pool(index_dir: Path | None, beir: Path = SCIFACT) -> Sentence
         sentences,
         np.vstack(vectors),
         titles or ["untitled"],
-        list(dataset.queries.values()),
+        queries,
         f"{index_dir} ({len(sentences)} sentences with vectors)",
     )
 

@@ -74,6 +74,28 @@ _word_tokens: dict[str, tuple[str, ...]] = {}
 WORD_CACHE = 1 << 20  # distinct words whose tokens are remembered
 
 
+def words_tokens(words: set[str]) -> dict[str, tuple[str, ...]]:
+    """:func:`index_tokens` of many words in one pass of the tokenizer."""
+    if not words:
+        return {}
+    order = sorted(words)
+    with _tokenizer_lock:
+        db = _tokenizing()
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO t (rowid, text) VALUES (?, ?)", list(enumerate(order, start=1))
+            )
+            rows = db.execute("SELECT doc, term FROM v ORDER BY doc, offset").fetchall()
+            db.execute("DELETE FROM t")
+        finally:
+            db.execute("COMMIT")
+    out: dict[str, list[str]] = {w: [] for w in order}
+    for doc, term in rows:
+        out[order[doc - 1]].append(term)
+    return {w: tuple(t) for w, t in out.items()}
+
+
 def token_offsets(
     rows: list[tuple[str, str]], tokens: set[str] | None
 ) -> list[dict[tuple[int, str], list[int]]]:
@@ -167,12 +189,11 @@ def token_counts(rows: list[tuple[str, str]], tokens: set[str]) -> list[dict[tup
             if not text.isascii():
                 words += [(field, w) for w in _NON_ASCII_WORD.findall(text)]
     cache = _word_tokens
+    fresh = words_tokens({w for _, w in words if w not in cache})
+    if len(cache) < WORD_CACHE:
+        cache.update(fresh)
     for field, word in words:
-        toks = cache.get(word)
-        if toks is None:
-            toks = index_tokens(word)
-            if len(cache) < WORD_CACHE:
-                cache[word] = toks
+        toks = cache.get(word) or fresh.get(word, ())
         found = out[field // 2]
         for t in toks:
             if t in tokens:
