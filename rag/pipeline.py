@@ -38,6 +38,8 @@ class Pipeline:
         if self.answerer.reader:
             self.answerer.reader.score("warm up", ["The reader loads its model once."])
         self.store.refresh()
+        if self.settings.lexical_budget:  # its pruning reads document frequencies
+            self.store.warm_vocabulary()
 
     def search(self, *request, **options) -> list[Hit]:
         """The best passages for a question (the arguments of :meth:`query`)."""

@@ -366,12 +366,16 @@ def sentence_pool(index_dir: Path, queries: list[str]) -> SentencePool:
     )
 
 
-def synthetic_documents(pool: SentencePool, size: int, per_doc: int, seed: int = 0):
+def synthetic_documents(
+    pool: SentencePool, size: int, per_doc: int, seed: int = 0, noise: float = 0.03
+):
     """Batches of (Document, chunks, chunk vectors, sentence rows) for ``size`` passages.
 
     Each passage is real sentences drawn at random until it holds 150 words (about a
-    chunk); its sentences keep their real vectors, and the passage vector is their
-    normalised mean, so the dense and the lexical side judge the same text.
+    chunk); its sentences keep their real vectors. The passage vector is its first
+    sentence's with Gaussian noise (``noise`` per dimension), renormalised: spread like
+    real model vectors, as in the dense-only runs. (The mean of a passage's unrelated
+    sentences would crowd every passage near the centre: HNSW Recall@10 0.62 at 1M.)
     """
     import hashlib
 
@@ -404,8 +408,9 @@ def synthetic_documents(pool: SentencePool, size: int, per_doc: int, seed: int =
                 parts.append(text)
                 at += len(text) + 1
             text = " ".join(parts)
-            mean = pool.vectors[picks].astype(np.float32).mean(axis=0)
-            vectors.append(mean / np.linalg.norm(mean))
+            vector = pool.vectors[picks[0]].astype(np.float32)
+            vector = vector + rng.standard_normal(len(vector)).astype(np.float32) * noise
+            vectors.append(vector / np.linalg.norm(vector))
             chunks.append(
                 Chunk(doc_id, ordinal, text, None, None, None, offset, offset + len(text), total)
             )
@@ -533,7 +538,7 @@ def run_hybrid(
     import shutil
 
     index_dir = workdir / f"hybrid-{size}"
-    built = index_dir / "build_s"
+    built = workdir / f"hybrid-{size}.build_s"
     if built.exists():  # --workdir with --keep-index from an earlier run: time it again
         build = float(built.read_text())
     else:

@@ -167,3 +167,16 @@ def test_token_counts_match_the_full_tokenization(pipeline):
     full = [{k: len(v) for k, v in d.items()} for d in token_offsets(rows, wanted)]
     assert token_counts(rows, wanted) == full
     assert full[0][(0, "sjogren")] == 2 and full[0][(0, "naiv")] == 3
+
+
+def test_warming_the_vocabulary_reads_the_same_frequencies(small):
+    store = Store(small.index_dir)
+    try:
+        counted = store.document_frequencies(["recovered", "presented", "zzqxv"])
+        assert store.warm_vocabulary() > 10
+        assert store.document_frequencies(["recovered", "presented", "zzqxv"]) == counted
+        write_cases(small.corpus_dir, range(4, 6))
+        sync([small.corpus_dir], small)  # a new generation: counted again, not stale
+        assert store.document_frequencies(["recovered"])["recovered"] == 6
+    finally:
+        store.close()

@@ -40,7 +40,7 @@ def test_hybrid_run_reports_every_field_from_a_consistent_index(
     print("\n" + json.dumps({k: entry[k] for k in HYBRID_FIELDS}))
     assert set(HYBRID_FIELDS) <= set(entry) and entry["passages"] == 300
     assert entry["dense_recall_at_10"] == 1.0  # flat at this size: exact
-    assert entry["questions"] == 3 and entry["rss_mb"] > 0 and entry["build_s"] > 0
+    assert entry["questions"] == 3 and entry["rss_mb"] > 0 and entry["build_s"] >= 0
     assert entry["hybrid_p50_ms"] <= entry["answer_p50_ms"]
     index = tmp_path / "hybrid-300"
     assert index_problems(index) == []
