@@ -62,7 +62,7 @@ class Settings:
     # Lexical cost cap (postings): a question whose terms' document frequencies add up to
     # more is matched by its rarest terms only, and what they and the dense side find is
     # ranked by the BM25 of every term (rag/store.py lexical_search); 0: always every term.
-    lexical_budget: int = 10_000
+    lexical_budget: int = 5_000
     expand_abbreviations: bool = True  # "SSc" -> "SSc (systemic sclerosis)" as the corpus defines
     adaptive_lexical: bool = True  # scale the lexical weight by the share of known query words
     dense_prf: int = 0  # pseudo-relevance feedback: top passages folded into the query vector
