@@ -532,10 +532,17 @@ def serve_hybrid(index_dir: str, queries: list[str], overrides: dict) -> dict:
 
 
 def run_hybrid(
-    size: int, pool: SentencePool, budget: int, questions: int, workdir: Path, keep: bool
+    size: int,
+    pool: SentencePool,
+    budget: int,
+    questions: int,
+    workdir: Path,
+    keep: bool,
+    own_process: bool = True,
 ) -> dict:
     import multiprocessing
     import shutil
+    from concurrent.futures import ProcessPoolExecutor
 
     index_dir = workdir / f"hybrid-{size}"
     built = workdir / f"hybrid-{size}.build_s"
@@ -546,8 +553,13 @@ def run_hybrid(
         built.write_text(f"{build:.1f}")
     disk = sum(p.stat().st_size for p in index_dir.iterdir()) / 2**20
     queries = pool.queries[:questions] if questions else pool.queries
-    with multiprocessing.get_context("spawn").Pool(1) as procs:
-        served = procs.apply(serve_hybrid, (str(index_dir), queries, {"lexical_budget": budget}))
+    args = (str(index_dir), queries, {"lexical_budget": budget})
+    if own_process:  # a fresh process: its memory is the serving process's alone
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as procs:  # a dead child raises
+            served = procs.submit(serve_hybrid, *args).result()
+    else:
+        served = serve_hybrid(*args)
     if not keep:
         shutil.rmtree(index_dir)
     return {
