@@ -495,10 +495,13 @@ class Store:
         """Read every token's document frequency of the current generation at once (one
         pass over the whole FTS5 index: 4 s at 1M passages), so that no question pays for
         counting a common token's postings; returns the number of tokens."""
-        with self.reading():
-            generation, _ = self._current()
-            counts = dict(self.db.execute("SELECT term, doc FROM temp.chunks_vocab"))
-            self._df_cache = (generation, counts)
+        try:
+            with self.reading():
+                generation, _ = self._current()
+                counts = dict(self.db.execute("SELECT term, doc FROM temp.chunks_vocab"))
+        except sqlite3.Error:  # a damaged catalog: the question that reads it will say so
+            return 0
+        self._df_cache = (generation, counts)
         return len(counts)
 
     def prune_terms(self, terms: list[str], budget: int) -> list[str]:
