@@ -208,15 +208,14 @@ def run_index(
 
 def run_fts(size: int, source: Source, workdir: Path, seed: int = 0) -> FtsRun:
     """An FTS5 table shaped like the store's, of ``size`` passages stitched from real text."""
-    from rag.terms import fts_query
+    from rag.terms import FTS_TOKENIZE, fts_query
 
     rng = np.random.default_rng(seed)
     path = workdir / f"fts-{size}.sqlite"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(
-        "CREATE VIRTUAL TABLE chunks_fts USING fts5("
-        "text, title, tokenize = 'porter unicode61 remove_diacritics 2')"
+        f"CREATE VIRTUAL TABLE chunks_fts USING fts5(text, title, tokenize = '{FTS_TOKENIZE}')"
     )
     sentences, titles = source.sentences, source.titles
 

@@ -373,7 +373,8 @@ class Store:
             return []
         if budget:
             kept = self.prune_terms(terms, budget)
-            known = [t for t in terms if self.document_frequencies([t])[t]]
+            df = self.document_frequencies(terms)
+            known = [t for t in terms if df[t]]
             if kept != known:
                 found = self._bm25_match(kept, RESCORE_POOL * depth, title_weight)
                 pool = list(dict.fromkeys([i for i, _ in found] + list(also)))

@@ -110,7 +110,9 @@ def export_and_calibrate(
         "validation_int8": asdict(int8),
         "validation_int8_at_fp32_threshold": asdict(at_fp32_cut),
         "validation_int8_by_source": {
-            name: asdict(validate(int8_reader, gs, int8.threshold))
+            name: asdict(
+                int8 if name == calibrate_on else validate(int8_reader, gs, int8.threshold)
+            )
             for name, gs in validation.items()
             if gs
         },
