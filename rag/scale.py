@@ -567,7 +567,7 @@ def run_hybrid(
         "build_s": round(build, 1),
         **{k: v for k, v in served.items() if k not in HYBRID_FIELDS},
         "disk_mb": round(disk, 1),
-        "lexical_budget": budget,
+        "lexical_budget": budget if size >= load_settings().lexical_budget_from else 0,
         "questions": len(queries),
     }
 

@@ -465,6 +465,10 @@ class Store:
             out[chunk_id] = score
         return out
 
+    def passage_count(self) -> int:
+        """Passages in the lexical index of this thread's snapshot (one small record)."""
+        return self._fts_averages()[0]
+
     def _fts_averages(self) -> tuple[int, list[int]]:
         """Rows in the FTS5 table and tokens per column: its averages record (id 1)."""
         row = self.db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()

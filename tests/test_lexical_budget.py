@@ -90,7 +90,9 @@ def test_a_pruned_search_ranks_what_the_rarest_terms_find_by_every_term(pipeline
 
 
 def test_the_budget_setting_reaches_the_pipeline(seed_settings, seed_index, pipeline):
-    tight = Pipeline(replace(seed_settings, lexical_budget=1), embedder=pipeline.embedder)
+    tight = Pipeline(
+        replace(seed_settings, lexical_budget=1, lexical_budget_from=0), embedder=pipeline.embedder
+    )
     loose = Pipeline(replace(seed_settings, lexical_budget=10**9), embedder=pipeline.embedder)
     try:
         question = "dural tear repaired with suture"
@@ -105,6 +107,21 @@ def test_the_budget_setting_reaches_the_pipeline(seed_settings, seed_index, pipe
     finally:
         tight.store.close()
         loose.store.close()
+
+
+def test_a_small_index_is_never_pruned(seed_settings, seed_index, pipeline):
+    """Below ``lexical_budget_from`` passages the full OR query is cheap: no pruning."""
+    assert pipeline.store.passage_count() < seed_settings.lexical_budget_from
+    small = Pipeline(replace(seed_settings, lexical_budget=1), embedder=pipeline.embedder)
+    try:
+        question = "dural tear repaired with suture"
+        assert len(small.store.prune_terms(query_terms(question), 1)) == 1  # would prune
+        def ranking(p: Pipeline) -> list[tuple[int, float]]:
+            return [(h.chunk.chunk_id, h.score) for h in p.search(question, mode="lexical")]
+
+        assert ranking(pipeline) and ranking(small) == ranking(pipeline)
+    finally:
+        small.store.close()
 
 
 @pytest.fixture

@@ -68,14 +68,16 @@ class Lexical:
     title_weight: float
     adaptive: bool
     budget: int = 0  # postings; 0: every term
+    budget_from: int = 0  # passages in the index from which the budget applies
 
     def __call__(self, query: Query, c: Candidates) -> Candidates:
         if query.mode not in ("hybrid", "lexical"):
             return c
         terms = query_terms(query.words)
         dense = [i for i, _ in c.ranking("dense")]
+        budget = self.budget if self.store.passage_count() >= self.budget_from else 0
         c.rankings["lexical"] = self.store.lexical_search(
-            terms, c.depth, self.title_weight, self.budget, also=dense
+            terms, c.depth, self.title_weight, budget, also=dense
         )
         weight = self.weight
         if query.mode == "hybrid" and self.adaptive:
@@ -99,4 +101,11 @@ def dense_prf(s, r) -> DensePRF | None:
 
 
 def lexical(s, r) -> Lexical:
-    return Lexical(r.store, s.lexical_weight, s.title_weight, s.adaptive_lexical, s.lexical_budget)
+    return Lexical(
+        r.store,
+        s.lexical_weight,
+        s.title_weight,
+        s.adaptive_lexical,
+        s.lexical_budget,
+        s.lexical_budget_from,
+    )
