@@ -38,9 +38,11 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     for m in _BOUNDARY.finditer(text):
         if m.group(0)[0] == ".":
             before = text[start : m.start()].rsplit(None, 1)
-            last = before[-1].lower().rstrip(".") if before else ""
+            last = before[-1].lower().rstrip(".").lstrip("([\"“'‘") if before else ""
             if last in ABBREVIATIONS or re.fullmatch(r"[a-z]", last):
-                continue
+                continue  # "(Fig. 2a)", "Dr. T. Gazitt"
+            if m.start() and text[m.start() - 1].isdigit() and m.group(0)[1:2].isdigit():
+                continue  # a decimal ("1.9 L"), not a reference number after a sentence
         end = m.end() if not m.group(0).startswith("\n") else m.start()
         _add_span(text, start, end, offset, spans)
         start = m.end()

@@ -9,7 +9,8 @@ from rag.documents import Document, Section
 def test_sentences_split_after_citation_numbers_but_not_after_abbreviations():
     text = (
         "Calcinosis affects the skin.1,2 It was seen by Dr. T. Gazitt et al. in 2019. "
-        "The dose was 2.5 mg daily. Is it rare? Yes."
+        "The dose was 2.5 mg daily. Is it rare? Yes. FEV1 was 1.9 L (52% predicted). "
+        "Imaging (Fig. 1a) showed a 3.7 French catheter in the vein.4 It was removed."
     )
     sentences = [text[s.start : s.end] for s in split_sentences(text)]
     assert sentences == [
@@ -18,6 +19,9 @@ def test_sentences_split_after_citation_numbers_but_not_after_abbreviations():
         "The dose was 2.5 mg daily.",
         "Is it rare?",
         "Yes.",
+        "FEV1 was 1.9 L (52% predicted).",
+        "Imaging (Fig. 1a) showed a 3.7 French catheter in the vein.4",
+        "It was removed.",
     ]
 
 
