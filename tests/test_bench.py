@@ -12,7 +12,7 @@ import pytest
 from rag.eval.bench.encode import onnx_verdict, padding_ratios
 from rag.eval.bench.encoders import embedded_texts
 from rag.eval.bench.run import prepare_corpus
-from rag.scale import Source, recall_at, run_fts, synthetic_vectors
+from rag.eval.scale import Source, recall_at, run_fts, synthetic_vectors
 
 
 def test_bare_benchmark_embeds_exactly_the_texts_sync_embedded(seed_settings, seed_index):

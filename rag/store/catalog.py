@@ -1,0 +1,155 @@
+"""The catalog's schema and the plumbing every reader and writer of it shares.
+
+``SCHEMA`` is created by the writer (``rag.store.writer``); readers only open it. Columns
+added since schema 1 are migrated by the writer, so older indexes stay readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.documents import DocInfo
+from rag.errors import RagError
+from rag.terms import FTS_TOKENIZE
+
+SCHEMA_VERSION = 1
+CATALOG = "catalog.sqlite"
+LOCK = "write.lock"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_key INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL DEFAULT '',
+    authors TEXT NOT NULL DEFAULT '[]',
+    journal TEXT NOT NULL DEFAULT '',
+    year INTEGER,
+    doi TEXT NOT NULL DEFAULT '',
+    pmid TEXT NOT NULL DEFAULT '',
+    line_keys TEXT NOT NULL DEFAULT '[]',
+    indexed_at TEXT NOT NULL,
+    common_keys TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_key INTEGER NOT NULL REFERENCES documents(doc_key) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    section TEXT,
+    page_start INTEGER,
+    page_end INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id INTEGER NOT NULL REFERENCES chunks(chunk_id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, start)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, title, tokenize = '{FTS_TOKENIZE}'
+);
+"""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the index was built with; a mismatch with the settings means rebuild."""
+
+    model_id: str
+    dimension: int
+    chunk_tokens: int
+    overlap_tokens: int
+    embed_prefix: bool
+    schema_version: int = SCHEMA_VERSION
+    normalized: bool = True
+    index_type: str = "auto"  # the setting; `stats()` reports the type actually built
+    # The embedding runtime of every stored vector. Indexes written before it was recorded
+    # were all built with torch, the default of that time.
+    backend: str = "torch"
+
+    def check(self, other: Manifest, index_dir: Path) -> None:
+        how = f"rebuild it with `rag index --rebuild --index {index_dir}`"
+        if self.schema_version != other.schema_version:
+            raise RagError(
+                f"The index in {index_dir} has schema version {other.schema_version}, "
+                f"this version of CaseQA reads {self.schema_version}: {how}."
+            )
+        if (self.model_id, self.dimension) != (other.model_id, other.dimension):
+            raise RagError(
+                f"The index in {index_dir} was built with the model {other.model_id} "
+                f"({other.dimension} dimensions), but the configured model is {self.model_id} "
+                f"({self.dimension}): {how}, or point RAG_MODEL at the model it was built with."
+            )
+
+    def check_backend(self, stored: Manifest, index_dir: Path) -> None:
+        """A writer may not add vectors of another runtime: they differ in the last digits.
+
+        Readers need no check: a question encoded by another backend still finds the
+        same passages (cosine > 0.98 between backends).
+        """
+        if self.backend != stored.backend:
+            raise RagError(
+                f"The index in {index_dir} was embedded with the {stored.backend} backend, "
+                f"and the configured backend is {self.backend}: set RAG_BACKEND="
+                f"{stored.backend} (or --backend {stored.backend}) to add to it, or re-embed "
+                f"it with `rag index --rebuild --index {index_dir}`."
+            )
+
+    def same_chunking(self, other: Manifest) -> bool:
+        return (self.chunk_tokens, self.overlap_tokens, self.embed_prefix) == (
+            other.chunk_tokens,
+            other.overlap_tokens,
+            other.embed_prefix,
+        )
+
+
+DOC_COLUMNS = "d.doc_id, d.source, d.title, d.authors, d.journal, d.year, d.doi, d.pmid"
+
+
+def doc_info(row) -> DocInfo:
+    return DocInfo(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7])
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def faiss_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors.{generation}.faiss"
+
+
+def fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
