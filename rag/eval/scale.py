@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import PROJECT_ROOT, load_settings
-from rag.errors import RagError
+from rag.errors import RagError, run_as_script
 from rag.vector_index import IndexParams, VectorIndex, choose_kind
 
 BENCH_DIR = PROJECT_ROOT / "eval" / "bench"
@@ -426,16 +426,16 @@ def build_hybrid_index(
     Returns the seconds it took."""
     from dataclasses import replace
 
-    from rag.indexing import manifest_for
-    from rag.store import Writer
+    from rag.staging import index_spec
+    from rag.store import StagedDoc, Writer
 
     settings = replace(load_settings(), index_dir=index_dir, index_type=choose_kind(size))
     started = time.perf_counter()
-    writer = Writer(index_dir, manifest_for(settings), rebuild=True)
+    writer = Writer(index_dir, index_spec(settings), rebuild=True)
     try:
         staged = 0
         for doc, chunks, vectors, rows in synthetic_documents(pool, size, per_doc):
-            writer.add(doc, chunks, vectors, sentences=rows)
+            writer.add(StagedDoc(doc, chunks, vectors=vectors, sentences=rows))
             staged += len(chunks)
             if staged >= batch:
                 writer.commit()
@@ -742,7 +742,4 @@ def main_hybrid(args) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except RagError as exc:
-        raise SystemExit(f"error: {exc}") from exc
+    run_as_script(main)

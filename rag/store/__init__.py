@@ -14,14 +14,14 @@ from rag.store.catalog import (
     LOCK,
     SCHEMA,
     SCHEMA_VERSION,
-    Manifest,
     connect,
     doc_info,
     faiss_path,
 )
 from rag.store.lexical import BM25_B, BM25_K1, RESCORE_POOL
 from rag.store.reader import PIN_TRIES, Store
-from rag.store.writer import StoredDoc, Writer, open_writer
+from rag.store.spec import IndexSpec
+from rag.store.writer import StagedDoc, StoredDoc, Writer, open_writer
 
 __all__ = [
     "BM25_B",
@@ -33,8 +33,9 @@ __all__ = [
     "RESCORE_POOL",
     "SCHEMA",
     "SCHEMA_VERSION",
-    "Manifest",
+    "IndexSpec",
     "Store",
+    "StagedDoc",
     "StoredDoc",
     "Writer",
     "connect",

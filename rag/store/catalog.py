@@ -11,11 +11,9 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from rag.documents import DocInfo
-from rag.errors import RagError
 from rag.terms import FTS_TOKENIZE
 
 SCHEMA_VERSION = 1
@@ -63,58 +61,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, title, tokenize = '{FTS_TOKENIZE}'
 );
 """
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What the index was built with; a mismatch with the settings means rebuild."""
-
-    model_id: str
-    dimension: int
-    chunk_tokens: int
-    overlap_tokens: int
-    embed_prefix: bool
-    schema_version: int = SCHEMA_VERSION
-    normalized: bool = True
-    index_type: str = "auto"  # the setting; `stats()` reports the type actually built
-    # The embedding runtime of every stored vector. Indexes written before it was recorded
-    # were all built with torch, the default of that time.
-    backend: str = "torch"
-
-    def check(self, other: Manifest, index_dir: Path) -> None:
-        how = f"rebuild it with `rag index --rebuild --index {index_dir}`"
-        if self.schema_version != other.schema_version:
-            raise RagError(
-                f"The index in {index_dir} has schema version {other.schema_version}, "
-                f"this version of CaseQA reads {self.schema_version}: {how}."
-            )
-        if (self.model_id, self.dimension) != (other.model_id, other.dimension):
-            raise RagError(
-                f"The index in {index_dir} was built with the model {other.model_id} "
-                f"({other.dimension} dimensions), but the configured model is {self.model_id} "
-                f"({self.dimension}): {how}, or point RAG_MODEL at the model it was built with."
-            )
-
-    def check_backend(self, stored: Manifest, index_dir: Path) -> None:
-        """A writer may not add vectors of another runtime: they differ in the last digits.
-
-        Readers need no check: a question encoded by another backend still finds the
-        same passages (cosine > 0.98 between backends).
-        """
-        if self.backend != stored.backend:
-            raise RagError(
-                f"The index in {index_dir} was embedded with the {stored.backend} backend, "
-                f"and the configured backend is {self.backend}: set RAG_BACKEND="
-                f"{stored.backend} (or --backend {stored.backend}) to add to it, or re-embed "
-                f"it with `rag index --rebuild --index {index_dir}`."
-            )
-
-    def same_chunking(self, other: Manifest) -> bool:
-        return (self.chunk_tokens, self.overlap_tokens, self.embed_prefix) == (
-            other.chunk_tokens,
-            other.overlap_tokens,
-            other.embed_prefix,
-        )
 
 
 DOC_COLUMNS = "d.doc_id, d.source, d.title, d.authors, d.journal, d.year, d.doi, d.pmid"

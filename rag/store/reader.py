@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -13,8 +12,9 @@ from pathlib import Path
 from rag.card_store import read_cards
 from rag.documents import CaseCard, Chunk, DocInfo
 from rag.errors import RagError
-from rag.store.catalog import CATALOG, DOC_COLUMNS, Manifest, connect, doc_info, faiss_path
+from rag.store.catalog import CATALOG, DOC_COLUMNS, connect, doc_info, faiss_path
 from rag.store.lexical import LexicalReads
+from rag.store.spec import IndexSpec
 from rag.store.vectors import VectorReads
 from rag.vector_index import VectorIndex
 
@@ -28,7 +28,7 @@ class Store(LexicalReads, VectorReads):
     generation as soon as a writer commits one (checked cheaply on every query).
     """
 
-    def __init__(self, index_dir: Path, expected: Manifest | None = None):
+    def __init__(self, index_dir: Path, expected: IndexSpec | None = None):
         self.dir = Path(index_dir)
         if not (self.dir / CATALOG).exists():
             raise RagError(
@@ -62,11 +62,11 @@ class Store(LexicalReads, VectorReads):
             self._local.conn = conn
         return conn
 
-    def _read_manifest(self) -> Manifest:
+    def _read_manifest(self) -> IndexSpec:
         values = dict(self.db.execute("SELECT key, value FROM manifest"))
         if "manifest" not in values:
             raise RagError(f"The index in {self.dir} is empty or incomplete: run `rag index`.")
-        return Manifest(**json.loads(values["manifest"]))
+        return IndexSpec.from_json(values["manifest"])
 
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM manifest"))

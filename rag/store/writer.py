@@ -10,7 +10,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +24,31 @@ from rag.store.catalog import (
     DOC_COLUMNS,
     LOCK,
     SCHEMA,
-    Manifest,
     connect,
     doc_info,
     faiss_path,
     fsync,
     transaction,
 )
+from rag.store.spec import IndexSpec
 from rag.vector_index import VectorIndex, prepare
+
+
+@dataclass
+class StagedDoc:
+    """A document on its way into the index: its chunks and, once embedded, their vectors
+    and each chunk's quotable sentences as (start, end, vector).
+
+    ``line_keys`` are the fingerprints of its raw lines and ``common_keys`` those of them
+    that were dropped as repeated across documents (see ``rag.indexing``).
+    """
+
+    doc: Document
+    chunks: list[Chunk]
+    line_keys: set[str] = field(default_factory=set)
+    common_keys: set[str] = field(default_factory=set)
+    vectors: np.ndarray | None = None
+    sentences: list[list[tuple[int, int, np.ndarray]]] = field(default_factory=list)
 
 
 @dataclass
@@ -50,7 +67,7 @@ class StoredDoc:
 class Writer:
     """The single writer: stage document removals and additions, then ``commit`` once."""
 
-    def __init__(self, index_dir: Path, manifest: Manifest, rebuild: bool = False):
+    def __init__(self, index_dir: Path, manifest: IndexSpec, rebuild: bool = False):
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
@@ -75,25 +92,18 @@ class Writer:
             self.close()  # a refused writer must not keep the lock while it is collected
             raise
         self._removals: list[str] = []
-        self._additions: list[tuple[Document, list[Chunk], np.ndarray, list[str], list, list]] = []
+        self._additions: list[StagedDoc] = []
         self._renames: list[tuple[str, Document]] = []
         self._cards: list[tuple[str, list[CaseCard], str]] = []
 
-    def _open(self, manifest: Manifest, rebuild: bool) -> None:
+    def _open(self, manifest: IndexSpec, rebuild: bool) -> None:
         self.db.executescript(SCHEMA + CARDS_SCHEMA)
         self._migrate()
         values = dict(self.db.execute("SELECT key, value FROM manifest"))
         self.generation = int(values.get("generation", 0))
         if "manifest" in values and not rebuild:
-            stored = Manifest(**json.loads(values["manifest"]))
-            manifest.check(stored, self.dir)
-            manifest.check_backend(stored, self.dir)
-            if not manifest.same_chunking(stored):
-                raise RagError(
-                    f"The index in {self.dir} was chunked with other settings "
-                    f"({stored.chunk_tokens}/{stored.overlap_tokens} tokens, prefix "
-                    f"{stored.embed_prefix}): run `rag index --rebuild` to apply the new ones."
-                )
+            stored = IndexSpec.from_json(values["manifest"])
+            manifest.check(stored, self.dir, writing=True)
         self.rebuild = rebuild or "manifest" not in values
         self._remove_orphans()
 
@@ -127,23 +137,9 @@ class Writer:
     def remove(self, doc_id: str) -> None:
         self._removals.append(doc_id)
 
-    def add(
-        self,
-        doc: Document,
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        line_keys: Iterable[str] = (),
-        sentences: list[list[tuple[int, int, np.ndarray]]] | None = None,
-        common_keys: Iterable[str] = (),
-    ) -> None:
-        """Stage a document; ``sentences`` holds (start, end, vector) per chunk, if embedded.
-
-        ``line_keys`` are the fingerprints of its raw lines and ``common_keys`` those of
-        them that were dropped as repeated across documents (see ``rag.indexing``).
-        """
-        self._additions.append(
-            (doc, chunks, vectors, sorted(line_keys), sentences or [], sorted(common_keys))
-        )
+    def add(self, staged: StagedDoc) -> None:
+        """Stage an embedded document (``rag.staging.embed_staged`` gave it its vectors)."""
+        self._additions.append(staged)
 
     @property
     def removing(self) -> set[str]:
@@ -190,7 +186,7 @@ class Writer:
             generation = self.generation + 1
             self._write_generation(index, generation)
             meta = {
-                "manifest": json.dumps(self.manifest.__dict__),
+                "manifest": self.manifest.to_json(),
                 "generation": str(generation),
                 "built_at": now,
             }
@@ -230,8 +226,9 @@ class Writer:
         self._apply_renames(db)
         new_ids: list[np.ndarray] = []
         new_vectors: list[np.ndarray] = []
-        for doc, chunks, vectors, line_keys, sentences, common in self._additions:
-            ids = self._insert(db, doc, chunks, line_keys, now, common)
+        for staged in self._additions:
+            ids = self._insert(db, staged, now)
+            vectors, sentences = staged.vectors, staged.sentences
             db.executemany(
                 "INSERT INTO sentences VALUES (?,?,?,?)",
                 [
@@ -310,13 +307,17 @@ class Writer:
                 [(" ".join(x for x in (doc.title, sec or "") if x), cid) for cid, sec in rows],
             )
 
-    def _insert(
-        self, db, doc: Document, chunks: list[Chunk], line_keys, now: str, common_keys=()
-    ) -> list[int]:
+    def _insert(self, db, staged: StagedDoc, now: str) -> list[int]:
+        doc, chunks = staged.doc, staged.chunks
         cur = db.execute(
             "INSERT INTO documents (doc_id, source, sha256, title, authors, journal, year, doi,"
             " pmid, line_keys, indexed_at, common_keys) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (*_doc_fields(doc), json.dumps(line_keys), now, json.dumps(sorted(common_keys))),
+            (
+                *_doc_fields(doc),
+                json.dumps(sorted(staged.line_keys)),
+                now,
+                json.dumps(sorted(staged.common_keys)),
+            ),
         )
         doc_key = cur.lastrowid
         ids = []
@@ -372,7 +373,7 @@ def _doc_fields(doc: Document) -> tuple:
 
 
 @contextlib.contextmanager
-def open_writer(index_dir: Path, manifest: Manifest, rebuild: bool = False) -> Iterator[Writer]:
+def open_writer(index_dir: Path, manifest: IndexSpec, rebuild: bool = False) -> Iterator[Writer]:
     writer = Writer(index_dir, manifest, rebuild)
     try:
         yield writer

@@ -88,17 +88,16 @@ def bench_encode(
 
 def scifact_chunks(settings: Settings, limit: int) -> list[str]:
     """The texts ``sync`` would embed for the first ``limit`` SciFact records."""
-    from rag.chunking import TokenCounter, chunk_document
+    from rag.chunking import TokenCounter
     from rag.eval.beir import read_corpus
-    from rag.indexing import chunk_texts_for_embedding
+    from rag.staging import chunk_texts, index_spec, stage
 
+    spec = index_spec(settings)
     counter = TokenCounter(settings.model_path)
     chunks: list[str] = []
     for doc in itertools.islice(read_corpus(SCIFACT / "corpus.jsonl"), limit):
-        pieces = chunk_document(
-            doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
-        )
-        chunks += chunk_texts_for_embedding(doc, pieces, settings)
+        staged = stage(doc, spec, counter)
+        chunks += chunk_texts(doc, staged.chunks, spec)
     return chunks
 
 
