@@ -33,9 +33,10 @@ class IndexSpec:
     # The embedding runtime of every stored vector. Indexes written before it was recorded
     # were all built with torch, the default of that time.
     backend: str = "torch"
-    # Whether quotable sentences are embedded at index time. None: written before it was
-    # recorded. Never checked: an index may hold documents with and without them (answers
-    # embed a missing sentence on the spot), but a cache built without them is another one.
+    # Whether quotable sentences are embedded at index time (None: read from a manifest,
+    # which does not record it). Never checked: an index may hold documents with and
+    # without them (answers embed a missing sentence on the spot), but a cache built
+    # without them is another one.
     sentence_vectors: bool | None = None
 
     def key_fields(self) -> dict:
@@ -62,7 +63,11 @@ class IndexSpec:
         return hashlib.sha256(self.fingerprint(**extra).encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """The manifest row. ``sentence_vectors`` names caches but is left out of it: it is
+        never checked, and so the manifest stays what earlier versions read."""
+        fields = asdict(self)
+        del fields["sentence_vectors"]
+        return json.dumps(fields)
 
     @classmethod
     def from_json(cls, text: str) -> IndexSpec:
