@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import Settings, load_settings
+from rag.config import IndexSettings, load_settings
 from rag.embedding import BACKENDS, Embedder, model_dimension, model_id
 from rag.errors import RagError, run_as_script
 
@@ -51,7 +51,7 @@ def text_key(text: str) -> bytes:
 
 
 # -- 1. plan: the texts sync will embed ---------------------------------------------------------
-def plan_texts(paths: list[Path], settings: Settings) -> list[str]:
+def plan_texts(paths: list[Path], index: IndexSettings) -> list[str]:
     """Chunk texts (with prefix) and distinct quotable sentences, in sync's order.
 
     Loads as ``rag.indexing.sync`` does (same functions, same corpus-wide boilerplate
@@ -78,8 +78,8 @@ def plan_texts(paths: list[Path], settings: Settings) -> list[str]:
                 continue
     line_sets = [line_keys("\n".join(s.text for s in blocks[1])) for _, blocks in raws]
     common = common_line_keys(line_sets)
-    spec = index_spec(settings)
-    counter = TokenCounter(settings.model_path)
+    spec = index_spec(index)
+    counter = TokenCounter(index.model_path)
     staged = []
     for f, blocks in raws:
         try:
@@ -116,7 +116,7 @@ class EmbedReport:
 def embed_with_ray(
     texts: list[str],
     out: Path,
-    settings: Settings,
+    index: IndexSettings,
     concurrency: int = 2,
     batch_size: int = 256,
     address: str | None = None,
@@ -126,7 +126,7 @@ def embed_with_ray(
 
     ``address`` joins a running cluster (``auto`` or ``HOST:PORT``); without it Ray
     starts a local one on this machine. ``batch_size`` is rows per Ray batch; the model,
-    its backend and its own batch size come from ``settings``.
+    its backend and its own batch size come from ``index`` (``Settings.index``).
     """
     try:
         import ray
@@ -150,11 +150,11 @@ def embed_with_ray(
             configure_logging=False,
         )
     try:
-        _embed_to_parquet(ray, unique, out, settings, concurrency, batch_size)
+        _embed_to_parquet(ray, unique, out, index, concurrency, batch_size)
     finally:
         if owns:
             ray.shutdown()
-    (out / MANIFEST).write_text(json.dumps(_shard_manifest(settings, len(unique)), indent=2))
+    (out / MANIFEST).write_text(json.dumps(_shard_manifest(index, len(unique)), indent=2))
     return EmbedReport(
         len(unique),
         round(time.perf_counter() - started, 2),
@@ -164,7 +164,7 @@ def embed_with_ray(
 
 
 def _embed_to_parquet(
-    ray, texts: list[str], out: Path, settings: Settings, concurrency: int, batch_size: int
+    ray, texts: list[str], out: Path, index: IndexSettings, concurrency: int, batch_size: int
 ) -> None:
     """The Ray Data pipeline: texts -> EmbedActor pool -> Parquet shards under ``out``."""
     ctx = ray.data.DataContext.get_current()
@@ -173,10 +173,10 @@ def _embed_to_parquet(
     ds = ds.map_batches(
         EmbedActor,
         fn_constructor_kwargs={
-            "model_dir": str(settings.model_path),
-            "backend": settings.backend,
-            "device": settings.device,
-            "batch_size": settings.batch_size,
+            "model_dir": str(index.model_path),
+            "backend": index.backend,
+            "device": index.device,
+            "batch_size": index.batch_size,
         },
         concurrency=concurrency,
         batch_size=batch_size,
@@ -185,12 +185,12 @@ def _embed_to_parquet(
     ds.write_parquet(str(out))
 
 
-def _shard_manifest(settings: Settings, count: int) -> dict:
+def _shard_manifest(index: IndexSettings, count: int) -> dict:
     """The shard folder's ``manifest.json``: the model, backend and key that made it."""
     return {
-        "model_id": model_id(settings.model_path),
-        "dimension": model_dimension(settings.model_path),
-        "backend": settings.backend,
+        "model_id": model_id(index.model_path),
+        "dimension": model_dimension(index.model_path),
+        "backend": index.backend,
         "normalized": True,
         "count": count,
         "key": f"sha256(utf-8 text)[:{KEY_BYTES}]",
@@ -291,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "embed":
         settings = load_settings(device=args.device, backend=args.backend)
-        texts = plan_texts(args.paths, settings)
+        texts = plan_texts(args.paths, settings.index)
         report = embed_with_ray(
-            texts, args.out, settings, args.concurrency, args.batch_size, args.address
+            texts, args.out, settings.index, args.concurrency, args.batch_size, args.address
         )
         print(
             f"{report.texts} texts embedded into {report.shards} shards in {report.out} "

@@ -21,7 +21,7 @@ from pathlib import Path
 from rag.cards import stage_cards
 from rag.chunking import TokenCounter
 from rag.config import Settings
-from rag.documents import DocInfo, Document, Section
+from rag.documents import Document, Metadata, Section
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.ingest import (
@@ -96,8 +96,8 @@ def sync(
     catalog: dict[str, dict] = {}
     for folder in {p if p.is_dir() else p.parent for p in paths}:
         catalog.update(read_catalog(folder))
-    embedder = embedder or embedder_for(settings)  # the model itself loads only if needed
-    spec = index_spec(settings, embedder.backend)
+    embedder = embedder or embedder_for(settings.index)  # the model itself loads only if needed
+    spec = index_spec(settings.index, embedder.backend)
     with Writer(settings.index_dir, spec, rebuild=rebuild) as writer:
         stored = writer.stored_documents()
         chosen = _hash_files(files, stored, report, tell)
@@ -236,7 +236,7 @@ def _drop_duplicates(
 ) -> list[_Pending]:
     """New files that are an article already indexed, or already among the new, are skipped."""
     seen = [
-        identity(Path(d.source).name, _info_meta(d.info), d.line_keys)
+        identity(Path(d.source).name, Metadata.of(d.info).as_dict(), d.line_keys)
         for d in kept.values()
         if d.info is not None
     ]
@@ -311,7 +311,7 @@ def _assign_ids(
             continue  # cleaned again below, with its catalog entry
         if f is not None and str(f) == old.source and catalog.get(f.name):
             doc = _described(old, old.doc_id, f, catalog[f.name])
-            if _info_meta(old.info) != _info_meta(_doc_info(doc)):
+            if Metadata.of(old.info).as_dict() != Metadata.of(doc).as_dict():
                 writer.update_source(old.doc_id, doc)
     for item in pending:
         if item.previous is not None and (item.reclean or item.previous.doc_id not in used):
@@ -323,28 +323,8 @@ def _assign_ids(
 
 def _described(old: StoredDoc, doc_id: str, f: Path, meta: dict | None) -> Document:
     """The stored description of an unchanged document under its new name and catalog entry."""
-    info = merged_metadata(_info_meta(old.info), meta)
-    doc = Document(doc_id, str(f), old.sha256, [])
-    doc.title = info.get("title") or ""
-    doc.authors = list(info.get("authors") or [])
-    doc.journal = info.get("journal") or ""
-    doc.year = int(info["year"]) if info.get("year") else None
-    doc.doi = info.get("doi") or ""
-    doc.pmid = str(info.get("pmid") or "")
-    return doc
-
-
-def _info_meta(info: DocInfo | None) -> dict:
-    if info is None:
-        return {}
-    fields = ("title", "authors", "journal", "year", "doi", "pmid")
-    return {k: getattr(info, k) for k in fields if getattr(info, k) not in (None, "", [])}
-
-
-def _doc_info(doc: Document) -> DocInfo:
-    return DocInfo(
-        doc.doc_id, doc.source, doc.title, doc.authors, doc.journal, doc.year, doc.doi, doc.pmid
-    )
+    info = Metadata.from_dict(merged_metadata(Metadata.of(old.info).as_dict(), meta))
+    return Document(doc_id, str(f), old.sha256, [], **info.fields())
 
 
 def _report_changes(

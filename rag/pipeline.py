@@ -24,11 +24,11 @@ class Pipeline:
         # cost tens of milliseconds when the CPU is busy with anything else.
         faiss.omp_set_num_threads(1)
         self.settings = settings
-        self.store = Store(settings.index_dir, expected=index_spec(settings))
-        self.embedder = embedder or embedder_for(settings)
+        self.store = Store(settings.index_dir, expected=index_spec(settings.index))
+        self.embedder = embedder or embedder_for(settings.index)
         reader = reader_for(self.settings.reader_model) if settings.reader else None
-        self.retriever = Retriever(self.store, self.embedder, settings, reader)
-        self.answerer = Answerer(self.embedder, settings, self.store, reader)
+        self.retriever = Retriever(self.store, self.embedder, settings.retrieval, reader)
+        self.answerer = Answerer(self.embedder, settings.answering, self.store, reader)
         # question, k, filters, mode -> the Query every stage and the answerer read
         self.query = self.retriever.query
 

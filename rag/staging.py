@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from rag.chunking import Span, TokenCounter, chunk_document, embed_prefix, quotable_sentences
-from rag.config import Settings
+from rag.config import IndexSettings
 from rag.documents import Chunk, Document
 from rag.embedding import Embedder, model_dimension, model_id
 from rag.store import IndexSpec, StagedDoc
@@ -23,18 +23,19 @@ Progress = Callable[[str, int, int], None]
 EMBED_BATCH = 256  # texts per model call when reporting progress
 
 
-def index_spec(settings: Settings, backend: str | None = None) -> IndexSpec:
-    """What an index built with these settings (and this embedding backend) records."""
-    path = settings.model_path
+def index_spec(index: IndexSettings, backend: str | None = None) -> IndexSpec:
+    """What an index built with these settings (``Settings.index``; and this embedding
+    backend) records."""
+    path = index.model_path
     return IndexSpec(
         model_id=model_id(path),
         dimension=model_dimension(path),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.overlap_tokens,
-        embed_prefix=settings.embed_prefix,
-        index_type=settings.index_type,
-        backend=backend or settings.backend,
-        sentence_vectors=settings.sentence_vectors,
+        chunk_tokens=index.chunk_tokens,
+        overlap_tokens=index.overlap_tokens,
+        embed_prefix=index.embed_prefix,
+        index_type=index.index_type,
+        backend=backend or index.backend,
+        sentence_vectors=index.sentence_vectors,
     )
 
 

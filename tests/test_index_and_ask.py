@@ -155,7 +155,7 @@ def test_index_built_with_another_model_fails_with_rebuild_advice(
     with pytest.raises(RagError, match="rebuild"):
         Store(
             seed_settings.index_dir,
-            expected=index_spec(seed_settings.with_overrides(model=str(other))),
+            expected=index_spec(seed_settings.with_overrides(model=str(other)).index),
         )
     out = rag("ask", "dura", "--index", str(seed_settings.index_dir), "--model", str(other))
     assert out.returncode == 2 and "rag index --rebuild" in out.stderr

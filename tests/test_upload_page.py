@@ -180,7 +180,7 @@ def test_file_names_are_shown_with_control_and_bidi_characters_escaped(page_env)
 def test_index_button_while_another_writer_runs_shows_the_error(page_env):
     write_cases(page_env.corpus_dir, range(1))
     at = AppTest.from_function(_page, default_timeout=60).run()
-    with Writer(page_env.index_dir, index_spec(page_env)):
+    with Writer(page_env.index_dir, index_spec(page_env.index)):
         button(at, "Index the corpus folder").click().run()
     assert any("being written by" in e.value for e in at.error)
 

@@ -40,7 +40,7 @@ def index_key(corpus_path: Path, settings: Settings) -> str:
     with open(corpus_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    digest.update(index_spec(settings).fingerprint(conversion=CONVERSION_VERSION).encode())
+    digest.update(index_spec(settings.index).fingerprint(conversion=CONVERSION_VERSION).encode())
     return digest.hexdigest()[:16]
 
 
@@ -87,8 +87,8 @@ def index_documents(
     The same building blocks as ``rag.indexing.sync`` (``rag.staging``, Writer),
     minus file discovery and cleaning: BEIR records are already clean text.
     """
-    embedder = embedder or embedder_for(settings)
-    spec = index_spec(settings, embedder.backend)
+    embedder = embedder or embedder_for(settings.index)
+    spec = index_spec(settings.index, embedder.backend)
     counter = TokenCounter(settings.model_path)
     staged = [stage(doc, spec, counter) for doc in documents]
     total = sum(len(s.chunks) for s in staged)
@@ -122,7 +122,7 @@ def corpus_index(
         if not folder.is_dir():
             raise RagError(f"{folder}: no such folder")
     # The folders name the cache, beside the spec: they are synced, not hashed.
-    key = index_spec(settings).key(corpus=[str(f.resolve()) for f in folders])
+    key = index_spec(settings.index).key(corpus=[str(f.resolve()) for f in folders])
     folder = Path(cache_root or DEFAULT_CACHE) / f"corpus-{key}"
     indexed = replace(settings, index_dir=folder, corpus_dir=folders[0])
     report = sync(folders, indexed, embedder=embedder, progress=progress)

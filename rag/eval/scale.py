@@ -100,7 +100,7 @@ def load_source(index_dir: Path | None, beir: Path = SCIFACT) -> Source:
     vectors = np.vstack([chunk_vectors, np.asarray(sentence_vectors, dtype=np.float32)])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = list(dataset.queries.values())
-    embedder = embedder_for(settings)
+    embedder = embedder_for(settings.index)
     return Source(
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         sentences=sentences,
@@ -431,7 +431,7 @@ def build_hybrid_index(
 
     settings = replace(load_settings(), index_dir=index_dir, index_type=choose_kind(size))
     started = time.perf_counter()
-    writer = Writer(index_dir, index_spec(settings), rebuild=True)
+    writer = Writer(index_dir, index_spec(settings.index), rebuild=True)
     try:
         staged = 0
         for doc, chunks, vectors, rows in synthetic_documents(pool, size, per_doc):
