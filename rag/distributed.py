@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import Settings, load_settings
+from rag.config import IndexSettings, load_settings
 from rag.embedding import BACKENDS, Embedder, model_dimension, model_id
-from rag.errors import RagError
+from rag.errors import RagError, run_as_script
 
 MANIFEST = "manifest.json"
 KEY_BYTES = 16
@@ -51,17 +51,19 @@ def text_key(text: str) -> bytes:
 
 
 # -- 1. plan: the texts sync will embed ---------------------------------------------------------
-def plan_texts(paths: list[Path], settings: Settings) -> list[str]:
+def plan_texts(paths: list[Path], index: IndexSettings) -> list[str]:
     """Chunk texts (with prefix) and distinct quotable sentences, in sync's order.
 
-    Mirrors the loading half of ``rag.indexing.sync`` (same functions, same corpus-wide
-    boilerplate detection); files that fail to load are skipped as sync skips them.
+    Loads as ``rag.indexing.sync`` does (same functions, same corpus-wide boilerplate
+    detection) and lists what ``rag.staging.embed_staged`` will embed; files that fail to
+    load are skipped as sync skips them.
     """
-    from rag.chunking import TokenCounter, chunk_document, quotable_sentences
-    from rag.indexing import chunk_texts_for_embedding, list_files
+    from rag.chunking import TokenCounter
     from rag.ingest import load_document, read_blocks, supported
     from rag.ingest.catalog import read_catalog
     from rag.ingest.clean import common_line_keys, line_keys
+    from rag.ingest.files import list_files
+    from rag.staging import index_spec, planned_texts, stage
 
     paths = [p.resolve() for p in paths]
     catalog: dict[str, dict] = {}
@@ -76,23 +78,16 @@ def plan_texts(paths: list[Path], settings: Settings) -> list[str]:
                 continue
     line_sets = [line_keys("\n".join(s.text for s in blocks[1])) for _, blocks in raws]
     common = common_line_keys(line_sets)
-    counter = TokenCounter(settings.model_path)
-    texts: list[str] = []
-    sentences: list[str] = []
+    spec = index_spec(index)
+    counter = TokenCounter(index.model_path)
+    staged = []
     for f, blocks in raws:
         try:
             doc = load_document(f, catalog.get(f.name), common, blocks=blocks)
         except RagError:
             continue
-        chunks = chunk_document(
-            doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
-        )
-        texts += chunk_texts_for_embedding(doc, chunks, settings)
-        if settings.sentence_vectors:
-            sentences += [
-                c.text[s.start : s.end] for c in chunks for s in quotable_sentences(c.text)
-            ]
-    return list(dict.fromkeys(texts + sentences))
+        staged.append(stage(doc, spec, counter))
+    return planned_texts(staged, spec)
 
 
 # -- 2. embed: Ray Data actor pool ---------------------------------------------------------------
@@ -121,7 +116,7 @@ class EmbedReport:
 def embed_with_ray(
     texts: list[str],
     out: Path,
-    settings: Settings,
+    index: IndexSettings,
     concurrency: int = 2,
     batch_size: int = 256,
     address: str | None = None,
@@ -131,7 +126,7 @@ def embed_with_ray(
 
     ``address`` joins a running cluster (``auto`` or ``HOST:PORT``); without it Ray
     starts a local one on this machine. ``batch_size`` is rows per Ray batch; the model,
-    its backend and its own batch size come from ``settings``.
+    its backend and its own batch size come from ``index`` (``Settings.index``).
     """
     try:
         import ray
@@ -155,41 +150,52 @@ def embed_with_ray(
             configure_logging=False,
         )
     try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        ds = ray.data.from_items([{"text": t} for t in unique])
-        ds = ds.map_batches(
-            EmbedActor,
-            fn_constructor_kwargs={
-                "model_dir": str(settings.model_path),
-                "backend": settings.backend,
-                "device": settings.device,
-                "batch_size": settings.batch_size,
-            },
-            concurrency=concurrency,
-            batch_size=batch_size,
-            batch_format="numpy",
-        )
-        ds.write_parquet(str(out))
+        _embed_to_parquet(ray, unique, out, index, concurrency, batch_size)
     finally:
         if owns:
             ray.shutdown()
-    manifest = {
-        "model_id": model_id(settings.model_path),
-        "dimension": model_dimension(settings.model_path),
-        "backend": settings.backend,
-        "normalized": True,
-        "count": len(unique),
-        "key": f"sha256(utf-8 text)[:{KEY_BYTES}]",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (out / MANIFEST).write_text(json.dumps(_shard_manifest(index, len(unique)), indent=2))
     return EmbedReport(
         len(unique),
         round(time.perf_counter() - started, 2),
         len(list(out.glob("*.parquet"))),
         str(out),
     )
+
+
+def _embed_to_parquet(
+    ray, texts: list[str], out: Path, index: IndexSettings, concurrency: int, batch_size: int
+) -> None:
+    """The Ray Data pipeline: texts -> EmbedActor pool -> Parquet shards under ``out``."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ds = ray.data.from_items([{"text": t} for t in texts])
+    ds = ds.map_batches(
+        EmbedActor,
+        fn_constructor_kwargs={
+            "model_dir": str(index.model_path),
+            "backend": index.backend,
+            "device": index.device,
+            "batch_size": index.batch_size,
+        },
+        concurrency=concurrency,
+        batch_size=batch_size,
+        batch_format="numpy",
+    )
+    ds.write_parquet(str(out))
+
+
+def _shard_manifest(index: IndexSettings, count: int) -> dict:
+    """The shard folder's ``manifest.json``: the model, backend and key that made it."""
+    return {
+        "model_id": model_id(index.model_path),
+        "dimension": model_dimension(index.model_path),
+        "backend": index.backend,
+        "normalized": True,
+        "count": count,
+        "key": f"sha256(utf-8 text)[:{KEY_BYTES}]",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 # -- 3. load: shards as a lookup table for sync ---------------------------------------------------
@@ -285,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "embed":
         settings = load_settings(device=args.device, backend=args.backend)
-        texts = plan_texts(args.paths, settings)
+        texts = plan_texts(args.paths, settings.index)
         report = embed_with_ray(
-            texts, args.out, settings, args.concurrency, args.batch_size, args.address
+            texts, args.out, settings.index, args.concurrency, args.batch_size, args.address
         )
         print(
             f"{report.texts} texts embedded into {report.shards} shards in {report.out} "
@@ -311,7 +317,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except RagError as exc:
-        raise SystemExit(f"error: {exc}") from exc
+    run_as_script(main)

@@ -5,6 +5,59 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(kw_only=True)
+class Metadata:
+    """What a citation needs of a document, in one shape: the loaders' and
+    ``corpus/catalog.json``'s dicts come in through ``from_dict``, a Document or DocInfo
+    gives its own through ``of``; a Document is one (its fields are keywords), a DocInfo
+    takes one's ``fields()``."""
+
+    title: str = ""
+    authors: list[str] = field(default_factory=list)
+    journal: str = ""
+    year: int | None = None
+    doi: str = ""
+    pmid: str = ""
+
+    @classmethod
+    def from_dict(cls, meta: dict) -> Metadata:
+        """From a loader's or the catalog's dict (a year may come as a string)."""
+        year = meta.get("year")
+        return cls(
+            title=meta.get("title") or "",
+            authors=list(meta.get("authors") or []),
+            journal=meta.get("journal") or "",
+            year=int(year) if year else None,
+            doi=meta.get("doi") or "",
+            pmid=str(meta.get("pmid") or ""),
+        )
+
+    @classmethod
+    def of(cls, doc: Document | DocInfo | None) -> Metadata:
+        """A document's metadata (none known: empty)."""
+        if doc is None:
+            return cls()
+        return cls(
+            title=doc.title,
+            authors=list(doc.authors),
+            journal=doc.journal,
+            year=doc.year,
+            doi=doc.doi,
+            pmid=doc.pmid,
+        )
+
+    def as_dict(self) -> dict:
+        """The stated fields only, as the loaders and the catalog write them."""
+        return {k: v for k, v in self.fields().items() if v not in (None, "", [])}
+
+    def fields(self) -> dict:
+        """Every field, as keywords for ``Document`` or ``DocInfo``."""
+        return {k: getattr(self, k) for k in METADATA_FIELDS}
+
+
+METADATA_FIELDS = ("title", "authors", "journal", "year", "doi", "pmid")
+
+
 @dataclass
 class Section:
     """A run of cleaned text under one heading, on one page where pages are known."""
@@ -15,19 +68,14 @@ class Section:
 
 
 @dataclass
-class Document:
-    """A source file after loading and cleaning, with what a citation needs."""
+class Document(Metadata):
+    """A source file after loading and cleaning, with what a citation needs (its
+    ``Metadata`` fields, by keyword)."""
 
     doc_id: str
     source: str
     sha256: str
     sections: list[Section]
-    title: str = ""
-    authors: list[str] = field(default_factory=list)
-    journal: str = ""
-    year: int | None = None
-    doi: str = ""
-    pmid: str = ""
 
     @property
     def text(self) -> str:

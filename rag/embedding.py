@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.config import IndexSettings
 from rag.errors import RagError
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -384,6 +385,6 @@ def quantize_onnx(fp32: Path, target: Path, op_types: tuple[str, ...] = ("MatMul
     )
 
 
-def embedder_for(settings) -> Embedder:
-    """The Embedder a ``Settings`` asks for."""
-    return Embedder(settings.model_path, settings.device, settings.batch_size, settings.backend)
+def embedder_for(index: IndexSettings) -> Embedder:
+    """The Embedder the index settings ask for (``Settings.index``)."""
+    return Embedder(index.model_path, index.device, index.batch_size, index.backend)

@@ -14,19 +14,15 @@ document is cleaned and embedded again ("recleaned").
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from rag.cards import stage_cards
-from rag.chunking import TokenCounter, chunk_document, embed_prefix, quotable_sentences
+from rag.chunking import TokenCounter
 from rag.config import Settings
-from rag.documents import Chunk, DocInfo, Document, Section
-from rag.embedding import Embedder, embedder_for, model_dimension, model_id
+from rag.documents import Document, Metadata, Section
+from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.ingest import (
     check_size,
@@ -38,18 +34,15 @@ from rag.ingest import (
     sha256,
     supported,
 )
-from rag.ingest.catalog import CATALOG_NAME, read_catalog
+from rag.ingest.catalog import read_catalog
 from rag.ingest.clean import common_line_keys, line_keys
+from rag.ingest.files import list_files
 from rag.reader.model import reader_for
-from rag.store import Manifest, StoredDoc, Writer
+from rag.same_article import identity, preference, same_article
+from rag.staging import Progress, embed_staged, index_spec, stage
+from rag.store import IndexSpec, StagedDoc, StoredDoc, Writer
 
-Progress = Callable[[str, int, int], None]
 Blocks = tuple[bytes, list[Section], dict]
-# When the same article arrives in several formats at once, the first of these wins.
-FORMAT_PREFERENCE = (".nxml", ".xml", ".pdf", ".html", ".htm", ".md", ".txt")
-EMBED_BATCH = 256  # texts per model call when reporting progress
-MIN_TITLE_WORDS = 5  # shorter titles ("Case report") say nothing about identity
-LONG_LINE_WORDS = 8  # lines this long are article prose, not chrome, for near-duplicates
 
 
 @dataclass
@@ -69,66 +62,6 @@ class SyncReport:
     seconds: float = 0.0
 
 
-def manifest_for(settings: Settings, backend: str | None = None) -> Manifest:
-    """What an index built with these settings (and this embedding backend) records."""
-    path = settings.model_path
-    return Manifest(
-        model_id=model_id(path),
-        dimension=model_dimension(path),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.overlap_tokens,
-        embed_prefix=settings.embed_prefix,
-        index_type=settings.index_type,
-        backend=backend or settings.backend,
-    )
-
-
-def list_files(paths: Iterable[Path], skipped: list[tuple[str, str]] | None = None) -> list[Path]:
-    """Every file under the given paths (hidden files and the metadata catalog aside).
-
-    Only the folder itself is read: a link in it that points out of it (to a file
-    elsewhere, a system file) is not followed but added to ``skipped`` with the reason.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            root = path.resolve()
-            for f in sorted(path.rglob("*")):
-                if f.name.startswith(".") or f.name == CATALOG_NAME:
-                    continue
-                reason = _link_problem(f, root)
-                if reason:
-                    if skipped is not None:
-                        skipped.append((str(f), reason))
-                elif f.is_file():
-                    files.append(f)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise RagError(f"{path}: no such file or folder")
-    return files
-
-
-def _link_problem(path: Path, root: Path) -> str | None:
-    """Why a link under ``root`` is not followed, or None (not a link, or one inside).
-
-    Folders are not descended through links (``rglob``), so only the entry itself can be one.
-    """
-    if not path.is_symlink():
-        return None
-    target = path.resolve()
-    if target == root or root in target.parents:
-        return None if target.exists() else "a broken link (its target does not exist)"
-    kind = "folder" if target.is_dir() else "file"
-    return f"a link to a {kind} outside the corpus folder; links out of it are not followed"
-
-
-def chunk_texts_for_embedding(doc: Document, chunks: list[Chunk], settings: Settings) -> list[str]:
-    if not settings.embed_prefix:
-        return [c.text for c in chunks]
-    return [embed_prefix(doc.title, c.section) + c.text for c in chunks]
-
-
 @dataclass
 class _Pending:
     """A file to load: new, changed, or indexed but due for cleaning again."""
@@ -138,6 +71,9 @@ class _Pending:
     blocks: Blocks | None = None
     previous: StoredDoc | None = None  # the indexed document it replaces, if any
     reclean: bool = False
+    line_keys: set[str] = field(default_factory=set)  # of its raw lines
+    doc_id: str = ""
+    staged: StagedDoc | None = None  # once loaded and chunked
 
 
 def sync(
@@ -160,70 +96,29 @@ def sync(
     catalog: dict[str, dict] = {}
     for folder in {p if p.is_dir() else p.parent for p in paths}:
         catalog.update(read_catalog(folder))
-    embedder = embedder or embedder_for(settings)  # the model itself loads only if needed
-    manifest = manifest_for(settings, embedder.backend)
-    with Writer(settings.index_dir, manifest, rebuild=rebuild) as writer:
+    embedder = embedder or embedder_for(settings.index)  # the model itself loads only if needed
+    spec = index_spec(settings.index, embedder.backend)
+    with Writer(settings.index_dir, spec, rebuild=rebuild) as writer:
         stored = writer.stored_documents()
-        by_source = {d.source: d for d in stored.values()}
         chosen = _hash_files(files, stored, report, tell)
-        # Documents outside the scanned paths are left alone (``rag index one.pdf`` adds one).
-        outside = {h for h, d in stored.items() if not _within(d.source, paths)}
-        kept = {h: d for h, d in stored.items() if h in chosen or h in outside}
-        pending = [
-            _Pending(f, digest, previous=by_source.get(str(f)))
-            for digest, f in chosen.items()
-            if digest not in stored
-        ]
-        for item in pending:
-            if item.previous is not None and item.previous.sha256 in kept:
-                item.previous = None  # its old content lives on under another name
-        for n, item in enumerate(pending):
-            tell("reading", n, len(pending))
-            try:
-                item.blocks = read_blocks(item.path)
-            except RagError as exc:
-                report.failed.append((str(item.path), _reason(exc, item.path)))
-        pending = _drop_duplicates([p for p in pending if p.blocks], kept, catalog, report)
-        raw_keys = {id(p): line_keys(_raw_text(p.blocks)) for p in pending}
-        common = common_line_keys([*raw_keys.values(), *(set(d.line_keys) for d in kept.values())])
-        pending += _due_for_cleaning(kept, chosen, common, raw_keys)
-        report.unchanged = [str(chosen[h]) for h in kept if h in chosen]
-        ids = _assign_ids(chosen, kept, pending, catalog, writer)
+        kept, pending, common = _plan(paths, stored, chosen, catalog, report, tell)
+        _assign_ids(chosen, kept, pending, catalog, writer)
         counter = TokenCounter(settings.model_path)
-        staged: list[tuple[Document, list[Chunk], set[str], _Pending]] = []
-        for item in pending:
-            said: list[str] = []
-            try:
-                meta = catalog.get(item.path.name)
-                doc = load_document(item.path, meta, common, item.blocks, warnings=said)
-            except RagError as exc:
-                report.failed.append((str(item.path), _reason(exc, item.path)))
-                continue
-            report.warnings += [(str(item.path), message) for message in said]
-            doc.doc_id = ids[id(item)]
-            chunks = chunk_document(
-                doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
-            )
-            staged.append((doc, chunks, raw_keys[id(item)], item))
-        replaced = {p.previous.sha256 for _, _, _, p in staged if p.previous is not None}
+        loaded = _load_and_chunk(pending, catalog, common, spec, counter, report)
+        replaced = {p.previous.sha256 for p in loaded if p.previous is not None}
         for digest, old in stored.items():
             if digest not in kept or digest in replaced:
                 writer.remove(old.doc_id)
-        _report_changes(stored, kept, staged, report)
-        vectors, sentence_rows = embed_staged(
-            [(d, c, k) for d, c, k, _ in staged], settings, embedder, progress
-        )
-        report.chunks_embedded = sum(len(chunks) for _, chunks, _, _ in staged)
-        start = 0
-        for doc, chunks, keys, _ in staged:
-            end = start + len(chunks)
-            writer.add(
-                doc, chunks, vectors[start:end], keys, sentence_rows[start:end], keys & common
-            )
-            start = end
+        _report_changes(stored, kept, loaded, report)
+        staged = [p.staged for p in loaded if p.staged is not None]
+        embed_staged(staged, spec, embedder, progress)
+        report.chunks_embedded = sum(len(s.chunks) for s in staged)
+        for s in staged:
+            s.common_keys = s.line_keys & common
+            writer.add(s)
         if settings.case_cards:
             reader = reader_for(settings.reader_model)
-            stage_cards(writer, [(d, c) for d, c, _, _ in staged], reader, tell)
+            stage_cards(writer, [(s.doc, s.chunks) for s in staged], reader, tell)
         tell("committing", 0, 1)
         writer.commit()
         tell("committing", 1, 1)
@@ -231,6 +126,69 @@ def sync(
         report.chunks = writer.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _plan(
+    paths: list[Path],
+    stored: dict[str, StoredDoc],
+    chosen: dict[str, Path],
+    catalog: dict[str, dict],
+    report: SyncReport,
+    tell: Progress,
+) -> tuple[dict[str, StoredDoc], list[_Pending], set[str]]:
+    """The indexed documents kept as they are, the files to load (new, changed, or due
+    for cleaning again, their blocks read and duplicates dropped), and the line keys
+    common across documents."""
+    by_source = {d.source: d for d in stored.values()}
+    # Documents outside the scanned paths are left alone (``rag index one.pdf`` adds one).
+    outside = {h for h, d in stored.items() if not _within(d.source, paths)}
+    kept = {h: d for h, d in stored.items() if h in chosen or h in outside}
+    pending = [
+        _Pending(f, digest, previous=by_source.get(str(f)))
+        for digest, f in chosen.items()
+        if digest not in stored
+    ]
+    for item in pending:
+        if item.previous is not None and item.previous.sha256 in kept:
+            item.previous = None  # its old content lives on under another name
+    for n, item in enumerate(pending):
+        tell("reading", n, len(pending))
+        try:
+            item.blocks = read_blocks(item.path)
+        except RagError as exc:
+            report.failed.append((str(item.path), _reason(exc, item.path)))
+    pending = _drop_duplicates([p for p in pending if p.blocks], kept, catalog, report)
+    for item in pending:
+        item.line_keys = line_keys(_raw_text(item.blocks))
+    common = common_line_keys(
+        [*(p.line_keys for p in pending), *(set(d.line_keys) for d in kept.values())]
+    )
+    pending += _due_for_cleaning(kept, chosen, common)
+    report.unchanged = [str(chosen[h]) for h in kept if h in chosen]
+    return kept, pending, common
+
+
+def _load_and_chunk(
+    pending: list[_Pending],
+    catalog: dict[str, dict],
+    common: set[str],
+    spec: IndexSpec,
+    counter: TokenCounter,
+    report: SyncReport,
+) -> list[_Pending]:
+    """Load, clean and chunk each pending file; returns those that loaded."""
+    for item in pending:
+        said: list[str] = []
+        try:
+            meta = catalog.get(item.path.name)
+            doc = load_document(item.path, meta, common, item.blocks, warnings=said)
+        except RagError as exc:
+            report.failed.append((str(item.path), _reason(exc, item.path)))
+            continue
+        report.warnings += [(str(item.path), message) for message in said]
+        doc.doc_id = item.doc_id
+        item.staged = stage(doc, spec, counter, item.line_keys)
+    return [p for p in pending if p.staged is not None]
 
 
 def _hash_files(
@@ -270,48 +228,6 @@ def _hash_files(
     return chosen
 
 
-@dataclass
-class _Identity:
-    """What makes two files the same article."""
-
-    name: str
-    doi: str
-    pmid: str
-    title: str
-    long_lines: set[str]
-    year: int | None = None
-    surnames: frozenset[str] = frozenset()
-
-
-def _identity(name: str, meta: dict, keys: Iterable[str]) -> _Identity:
-    title = re.sub(r"[^a-z0-9]+", " ", str(meta.get("title") or "").lower()).strip()
-    return _Identity(
-        name,
-        str(meta.get("doi") or "").strip().lower().removeprefix("https://doi.org/"),
-        str(meta.get("pmid") or "").strip(),
-        title if len(title.split()) >= MIN_TITLE_WORDS else "",
-        {k for k in keys if len(k.split()) >= LONG_LINE_WORDS},
-        int(meta["year"]) if str(meta.get("year") or "").isdigit() else None,
-        frozenset(str(a).split()[-1].lower() for a in meta.get("authors") or [] if str(a).split()),
-    )
-
-
-def _same_article(a: _Identity, b: _Identity) -> str | None:
-    """Why ``a`` and ``b`` are the same article, or None. Differing DOIs settle it."""
-    if a.doi and b.doi:
-        return f"same DOI {a.doi}" if a.doi == b.doi else None
-    if a.pmid and a.pmid == b.pmid:
-        return f"same PMID {a.pmid}"
-    # A title alone can be a journal's name picked off a first page: want a second sign.
-    if a.title and a.title == b.title and (a.year and a.year == b.year or a.surnames & b.surnames):
-        return "same title"
-    shared = len(a.long_lines & b.long_lines)
-    smaller = min(len(a.long_lines), len(b.long_lines))
-    if shared >= 3 and shared >= 0.8 * smaller:
-        return "near-identical text"
-    return None
-
-
 def _drop_duplicates(
     pending: list[_Pending],
     kept: dict[str, StoredDoc],
@@ -320,30 +236,29 @@ def _drop_duplicates(
 ) -> list[_Pending]:
     """New files that are an article already indexed, or already among the new, are skipped."""
     seen = [
-        _identity(Path(d.source).name, _info_meta(d.info), d.line_keys)
+        identity(Path(d.source).name, Metadata.of(d.info).as_dict(), d.line_keys)
         for d in kept.values()
         if d.info is not None
     ]
-    order = sorted(pending, key=lambda p: (_preference(p.path), len(p.path.name), str(p.path)))
-    unique: set[int] = set()
+    order = sorted(pending, key=lambda p: (preference(p.path), len(p.path.name), str(p.path)))
+    unique: set[Path] = set()
     for item in order:
         meta = merged_metadata(item.blocks[2], catalog.get(item.path.name))
-        me = _identity(item.path.name, meta, line_keys(_raw_text(item.blocks)))
-        why = next(((other, r) for other in seen if (r := _same_article(me, other))), None)
+        me = identity(item.path.name, meta, line_keys(_raw_text(item.blocks)))
+        why = next(((other, r) for other in seen if (r := same_article(me, other))), None)
         if why is not None:
             other, reason = why
             report.failed.append((str(item.path), f"duplicate: {reason} as {other.name}"))
             continue
         seen.append(me)
-        unique.add(id(item))
-    return [p for p in pending if id(p) in unique]
+        unique.add(item.path)
+    return [p for p in pending if p.path in unique]
 
 
 def _due_for_cleaning(
     kept: dict[str, StoredDoc],
     chosen: dict[str, Path],
     common: set[str],
-    pending_keys: dict[int, set[str]],
 ) -> list[_Pending]:
     """Indexed documents whose lines repeated elsewhere are no longer what they were.
 
@@ -362,9 +277,7 @@ def _due_for_cleaning(
             continue  # it stays as indexed; a later sync retries
         if sha256(blocks[0]) != digest:
             continue
-        item = _Pending(path, digest, blocks, previous=d, reclean=True)
-        pending_keys[id(item)] = set(d.line_keys)
-        due.append(item)
+        due.append(_Pending(path, digest, blocks, d, True, set(d.line_keys)))
     return due
 
 
@@ -374,9 +287,10 @@ def _assign_ids(
     pending: list[_Pending],
     catalog: dict[str, dict],
     writer: Writer,
-) -> dict[int, str]:
-    """Doc ids for pending files; unchanged files that moved or were re-described get
-    theirs updated in place (no re-embedding). Ids stay unique and, where possible, stable.
+) -> None:
+    """Doc ids for pending files (``_Pending.doc_id``); unchanged files that moved or were
+    re-described get theirs updated in place (no re-embedding). Ids stay unique and, where
+    possible, stable.
     """
     used: set[str] = set()
     moved: list[tuple[StoredDoc, Path]] = []
@@ -397,52 +311,30 @@ def _assign_ids(
             continue  # cleaned again below, with its catalog entry
         if f is not None and str(f) == old.source and catalog.get(f.name):
             doc = _described(old, old.doc_id, f, catalog[f.name])
-            if _info_meta(old.info) != _info_meta(_doc_info(doc)):
+            if Metadata.of(old.info).as_dict() != Metadata.of(doc).as_dict():
                 writer.update_source(old.doc_id, doc)
-    ids: dict[int, str] = {}
     for item in pending:
         if item.previous is not None and (item.reclean or item.previous.doc_id not in used):
-            ids[id(item)] = item.previous.doc_id
+            item.doc_id = item.previous.doc_id
         else:
-            ids[id(item)] = _unique_id(doc_id_for(item.path), used)
-        used.add(ids[id(item)])
-    return ids
+            item.doc_id = _unique_id(doc_id_for(item.path), used)
+        used.add(item.doc_id)
 
 
 def _described(old: StoredDoc, doc_id: str, f: Path, meta: dict | None) -> Document:
     """The stored description of an unchanged document under its new name and catalog entry."""
-    info = merged_metadata(_info_meta(old.info), meta)
-    doc = Document(doc_id, str(f), old.sha256, [])
-    doc.title = info.get("title") or ""
-    doc.authors = list(info.get("authors") or [])
-    doc.journal = info.get("journal") or ""
-    doc.year = int(info["year"]) if info.get("year") else None
-    doc.doi = info.get("doi") or ""
-    doc.pmid = str(info.get("pmid") or "")
-    return doc
-
-
-def _info_meta(info: DocInfo | None) -> dict:
-    if info is None:
-        return {}
-    fields = ("title", "authors", "journal", "year", "doi", "pmid")
-    return {k: getattr(info, k) for k in fields if getattr(info, k) not in (None, "", [])}
-
-
-def _doc_info(doc: Document) -> DocInfo:
-    return DocInfo(
-        doc.doc_id, doc.source, doc.title, doc.authors, doc.journal, doc.year, doc.doi, doc.pmid
-    )
+    info = Metadata.from_dict(merged_metadata(Metadata.of(old.info).as_dict(), meta))
+    return Document(doc_id, str(f), old.sha256, [], **info.fields())
 
 
 def _report_changes(
     stored: dict[str, StoredDoc],
     kept: dict[str, StoredDoc],
-    staged: list[tuple[Document, list[Chunk], set[str], _Pending]],
+    loaded: list[_Pending],
     report: SyncReport,
 ) -> None:
-    staged_sources = {p.previous.source for _, _, _, p in staged if p.previous and not p.reclean}
-    for _, _, _, item in staged:
+    staged_sources = {p.previous.source for p in loaded if p.previous and not p.reclean}
+    for item in loaded:
         if item.reclean:
             report.recleaned.append(str(item.path))
         elif item.previous is not None:
@@ -454,54 +346,8 @@ def _report_changes(
             report.removed.append(old.source)
 
 
-def embed_staged(
-    staged: list[tuple[Document, list[Chunk], set[str]]],
-    settings: Settings,
-    embedder: Embedder | None,
-    progress: Progress | None = None,
-) -> tuple[np.ndarray, list[list[tuple[int, int, np.ndarray]]]]:
-    """Chunk vectors, and per chunk its quotable sentences' (start, end, vector).
-
-    Chunks and sentences go through the model together, sorted by length so that short
-    sentences batch together; a sentence repeated by chunk overlap is embedded once.
-    With ``progress``, the model is called in slices so that progress can be reported.
-    """
-    chunks = [c for _, cs, _ in staged for c in cs]
-    if not chunks:
-        return np.zeros((0, 0), dtype=np.float32), []
-    texts = [t for doc, cs, _ in staged for t in chunk_texts_for_embedding(doc, cs, settings)]
-    spans = [quotable_sentences(c.text) if settings.sentence_vectors else [] for c in chunks]
-    sentences = [[c.text[s.start : s.end] for s in ss] for c, ss in zip(chunks, spans, strict=True)]
-    unique = list(dict.fromkeys(t for ts in sentences for t in ts))
-    embedder = embedder or embedder_for(settings)
-    inputs = texts + unique
-    if progress is None:
-        encoded = embedder.encode(inputs)
-    else:
-        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
-        encoded = np.zeros((len(inputs), embedder.dimension), dtype=np.float32)
-        progress("embedding", 0, len(inputs))
-        for start in range(0, len(order), EMBED_BATCH):
-            part = order[start : start + EMBED_BATCH]
-            encoded[part] = embedder.encode([inputs[i] for i in part], progress=False)
-            progress("embedding", min(start + EMBED_BATCH, len(inputs)), len(inputs))
-    by_text = dict(zip(unique, encoded[len(texts) :], strict=True))
-    rows = [
-        [(s.start, s.end, by_text[t]) for s, t in zip(ss, ts, strict=True)]
-        for ss, ts in zip(spans, sentences, strict=True)
-    ]
-    return encoded[: len(texts)], rows
-
-
 def _raw_text(blocks: Blocks | None) -> str:
     return "\n".join(s.text for s in blocks[1]) if blocks else ""
-
-
-def _preference(path: Path) -> int:
-    suffix = path.suffix.lower()
-    return (
-        FORMAT_PREFERENCE.index(suffix) if suffix in FORMAT_PREFERENCE else len(FORMAT_PREFERENCE)
-    )
 
 
 def _within(source: str, roots: list[Path]) -> bool:

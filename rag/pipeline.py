@@ -7,10 +7,10 @@ from rag.config import Settings
 from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
-from rag.indexing import manifest_for
 from rag.reader.model import reader_for
 from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
+from rag.staging import index_spec
 from rag.store import Store
 
 
@@ -24,11 +24,11 @@ class Pipeline:
         # cost tens of milliseconds when the CPU is busy with anything else.
         faiss.omp_set_num_threads(1)
         self.settings = settings
-        self.store = Store(settings.index_dir, expected=manifest_for(settings))
-        self.embedder = embedder or embedder_for(settings)
+        self.store = Store(settings.index_dir, expected=index_spec(settings.index))
+        self.embedder = embedder or embedder_for(settings.index)
         reader = reader_for(self.settings.reader_model) if settings.reader else None
-        self.retriever = Retriever(self.store, self.embedder, settings, reader)
-        self.answerer = Answerer(self.embedder, settings, self.store, reader)
+        self.retriever = Retriever(self.store, self.embedder, settings.retrieval, reader)
+        self.answerer = Answerer(self.embedder, settings.answering, self.store, reader)
         # question, k, filters, mode -> the Query every stage and the answerer read
         self.query = self.retriever.query
 

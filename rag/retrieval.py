@@ -7,7 +7,7 @@ import logging
 import time
 
 from rag.answer_types import expected_type, named_drugs
-from rag.config import MODES, Settings
+from rag.config import MODES, RetrievalSettings
 from rag.documents import Hit
 from rag.embedding import Embedder
 from rag.errors import RagError
@@ -27,7 +27,7 @@ class Retriever:
         self,
         store: Store,
         embedder: Embedder,
-        settings: Settings,
+        settings: RetrievalSettings,
         reader=None,
         stages: list[Stage] | None = None,
     ):

@@ -12,7 +12,7 @@ import pytest
 from rag.eval.bench.encode import onnx_verdict, padding_ratios
 from rag.eval.bench.encoders import embedded_texts
 from rag.eval.bench.run import prepare_corpus
-from rag.scale import Source, recall_at, run_fts, synthetic_vectors
+from rag.eval.scale import Source, recall_at, run_fts, synthetic_vectors
 
 
 def test_bare_benchmark_embeds_exactly_the_texts_sync_embedded(seed_settings, seed_index):
@@ -27,7 +27,7 @@ def test_bare_benchmark_embeds_exactly_the_texts_sync_embedded(seed_settings, se
     assert 0 < len(sentences) <= stored and len(set(sentences)) == len(sentences)
     # The chunk texts (with prefix) re-embed to the very vectors in the FAISS file.
     ids, vectors = VectorIndex.read(faiss_path(seed_settings.index_dir, store.generation)).vectors()
-    again = embedder_for(seed_settings).encode(chunks)  # the backend that built the index
+    again = embedder_for(seed_settings.index).encode(chunks)  # the backend that built the index
     np.testing.assert_allclose(again, vectors[np.argsort(ids)], atol=1e-6)
 
 
@@ -52,11 +52,11 @@ def test_onnx_default_rule(speedup, torch_ndcg, int8_ndcg, default):
     from rag.config import Settings
 
     encode = {"speedup_vs_torch": {"torch": 1.0, "onnx-int8": speedup}}
-    other = "dense" if Settings.mode != "dense" else "lexical"
+    other = "dense" if Settings().mode != "dense" else "lexical"
     ndcg = {
         "runs": [
-            {"backend": "torch", "mode": Settings.mode, "ndcg@10": torch_ndcg},
-            {"backend": "onnx-int8", "mode": Settings.mode, "ndcg@10": int8_ndcg},
+            {"backend": "torch", "mode": Settings().mode, "ndcg@10": torch_ndcg},
+            {"backend": "onnx-int8", "mode": Settings().mode, "ndcg@10": int8_ndcg},
             # Another mode's loss is reported, but the default mode's decides.
             {"backend": "torch", "mode": other, "ndcg@10": 0.6},
             {"backend": "onnx-int8", "mode": other, "ndcg@10": 0.58},

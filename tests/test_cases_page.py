@@ -220,7 +220,7 @@ def test_match_words_say_how_and_where_a_report_matches():
 
 
 def test_titles_follow_cards_read_again_without_a_new_generation(seed_settings, tmp_path):
-    from rag.indexing import manifest_for
+    from rag.staging import index_spec
     from rag.store import Store, open_writer
     from rag.ui.titles import titles
 
@@ -236,7 +236,7 @@ def test_titles_follow_cards_read_again_without_a_new_generation(seed_settings, 
     store = Store(settings.index_dir)
     assert titles(store) == {"gout": "61-year-old male"}
     generation = store.generation
-    with open_writer(settings.index_dir, manifest_for(settings)) as writer:
+    with open_writer(settings.index_dir, index_spec(settings.index)) as writer:
         writer.set_cards("gout", [card("gout", 62, "male")], "another reader")
         writer.commit()
     assert store.generation == generation, "cards alone start no new generation"

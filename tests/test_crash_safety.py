@@ -34,8 +34,9 @@ from fixtures_builders import case_text, index_problems, write_cases
 from rag.config import load_settings
 from rag.embedding import Embedder
 from rag.errors import RagError
-from rag.indexing import manifest_for, sync
+from rag.indexing import sync
 from rag.ingest import sha256
+from rag.staging import index_spec
 from rag.store import Store, Writer
 
 KILLS_LIGHT = 40
@@ -179,7 +180,7 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path, capsys):
         # The previous index is usable and consistent, and it is all old or all new.
         assert index_problems(index) == [], where
         assert indexed_hashes(index) in (before, after), where
-        store = Store(index, expected=manifest_for(settings))
+        store = Store(index, expected=index_spec(settings.index))
         vector = embedder.encode(["a patient who recovered"])[0]
         assert store.dense_search(vector, 3), where
         store.close()
@@ -284,9 +285,9 @@ def test_sigkill_before_and_after_each_commit_step(tmp_path):
 def test_a_second_writer_gets_a_clear_error(tmp_path):
     write_cases(tmp_path / "corpus", range(2))
     settings = load_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
-    with Writer(settings.index_dir, manifest_for(settings)):
+    with Writer(settings.index_dir, index_spec(settings.index)):
         with pytest.raises(RagError, match=rf"being written by pid {os.getpid()}; wait"):
-            Writer(settings.index_dir, manifest_for(settings))
+            Writer(settings.index_dir, index_spec(settings.index))
         done = subprocess.run(
             rag_index_command(settings.corpus_dir, settings.index_dir),
             env=ENV,
@@ -305,9 +306,9 @@ def test_a_killed_writers_lock_does_not_block_the_next(tmp_path):
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; from rag.store import Writer;"
-            "from rag.config import load_settings; from rag.indexing import manifest_for;"
+            "from rag.config import load_settings; from rag.staging import index_spec;"
             "s = load_settings(index_dir=Path(sys.argv[1]));"
-            "w = Writer(s.index_dir, manifest_for(s)); print('locked', flush=True);"
+            "w = Writer(s.index_dir, index_spec(s.index)); print('locked', flush=True);"
             "time.sleep(120)",
             str(settings.index_dir),
         ],
@@ -318,12 +319,12 @@ def test_a_killed_writers_lock_does_not_block_the_next(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RagError, match=f"being written by pid {holder.pid}"):
-            Writer(settings.index_dir, manifest_for(settings))
+            Writer(settings.index_dir, index_spec(settings.index))
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         holder.stdout.close()
-    with Writer(settings.index_dir, manifest_for(settings)) as writer:
+    with Writer(settings.index_dir, index_spec(settings.index)) as writer:
         assert writer.generation == 0
 
 

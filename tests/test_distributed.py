@@ -31,8 +31,10 @@ def ray_shards(seed_corpus, seed_settings, tmp_path_factory):
     one-machine Ray instance runs the same actor pool as a cluster does.
     """
     out = tmp_path_factory.mktemp("shards") / "emb"
-    texts = plan_texts([seed_corpus], seed_settings)
-    report = embed_with_ray(texts, out, seed_settings, concurrency=2, batch_size=16, num_cpus=2)
+    texts = plan_texts([seed_corpus], seed_settings.index)
+    report = embed_with_ray(
+        texts, out, seed_settings.index, concurrency=2, batch_size=16, num_cpus=2
+    )
     assert report.texts == len(texts) and report.shards >= 1
     return texts, out
 
@@ -43,7 +45,7 @@ def test_ray_vectors_equal_single_process(ray_shards, seed_settings):
     assert len(shards) == len(texts)
     vectors, found = shards.lookup(texts)
     assert found.all()
-    single = embedder_for(seed_settings).encode(texts)
+    single = embedder_for(seed_settings.index).encode(texts)
     np.testing.assert_array_equal(vectors, single)
 
 
@@ -79,7 +81,7 @@ def test_a_text_missing_from_the_shards_is_embedded_locally(ray_shards, seed_set
     novel = "A sentence that no seed case report contains, about zebra migration."
     vector = embedder.encode([novel])
     assert embedder.misses == 1
-    np.testing.assert_array_equal(vector, embedder_for(seed_settings).encode([novel]))
+    np.testing.assert_array_equal(vector, embedder_for(seed_settings.index).encode([novel]))
 
 
 def test_shards_of_another_model_are_refused(ray_shards, tmp_path):

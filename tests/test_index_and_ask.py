@@ -150,12 +150,12 @@ def test_index_built_with_another_model_fails_with_rebuild_advice(
     (other / "config.json").write_text(
         (seed_settings.model_path / "config.json").read_text().replace("{", '{"note": "x",', 1)
     )
-    from rag.indexing import manifest_for
+    from rag.staging import index_spec
 
     with pytest.raises(RagError, match="rebuild"):
         Store(
             seed_settings.index_dir,
-            expected=manifest_for(seed_settings.with_overrides(model=str(other))),
+            expected=index_spec(seed_settings.with_overrides(model=str(other)).index),
         )
     out = rag("ask", "dura", "--index", str(seed_settings.index_dir), "--model", str(other))
     assert out.returncode == 2 and "rag index --rebuild" in out.stderr

@@ -71,18 +71,18 @@ def test_abstention_follows_the_calibrated_threshold():
     question, answer, near_miss = SAME_TOPIC[0]
     hits = [_hit(f"{near_miss} {answer}")]
     best = float(reader.score(question, [answer, near_miss]).max())
-    calibrated = Answerer(None, Settings(reader_threshold=0.0), reader=reader)
+    calibrated = Answerer(None, Settings(reader_threshold=0.0).answering, reader=reader)
     assert (
         calibrated.threshold
         == json.loads((reader.model_dir / "calibration.json").read_text())["threshold"]
     )
 
-    above = Answerer(None, Settings(reader_threshold=best + 0.01), reader=reader)
+    above = Answerer(None, Settings(reader_threshold=best + 0.01).answering, reader=reader)
     abstained = above.answer(_query(question), hits)
     assert abstained.abstained and abstained.text == ABSTAIN_TEXT and not abstained.citations
     assert confidence_words(abstained) == "does not answer"
 
-    below = Answerer(None, Settings(reader_threshold=best - 0.01), reader=reader)
+    below = Answerer(None, Settings(reader_threshold=best - 0.01).answering, reader=reader)
     answered = below.answer(_query(question), hits)
     assert not answered.abstained
     assert answered.citations[0].sentence == answer
@@ -133,7 +133,7 @@ def test_confidence_words_say_what_judged_the_sentences(pipeline):
     similarity = pipeline.ask(question)
     assert similarity.judged_by == "similarity"
     assert not similarity.abstained and confidence_words(similarity) == "closest match"
-    reader = Answerer(None, Settings(reader_threshold=0.0001), reader=reader_for())
+    reader = Answerer(None, Settings(reader_threshold=0.0001).answering, reader=reader_for())
     judged = reader.answer(_query(question), similarity.hits)
     assert judged.judged_by == "reader"
     assert confidence_words(judged) in {"likely answers", "may answer"}

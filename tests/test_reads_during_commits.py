@@ -76,7 +76,7 @@ class CommitDuring(Store):
         before = self.faiss_generation()
         rebuild(self.settings, self.embedder)
         if self.other_thread:
-            other = Retriever(self, self.embedder, self.settings)
+            other = Retriever(self, self.embedder, self.settings.retrieval)
             thread = threading.Thread(target=other.search, args=(QUESTIONS[0],))
             thread.start()
             thread.join()
@@ -114,14 +114,16 @@ def shown(hits) -> list[tuple[str, str, int]]:
 )
 def test_a_commit_between_the_refresh_and_the_vector_read(tmp_path, embedder, moment, other_thread):
     settings = indexed(tmp_path, embedder)
-    expected = shown(Retriever(Store(settings.index_dir), embedder, settings).search(QUESTIONS[0]))
+    expected = shown(
+        Retriever(Store(settings.index_dir), embedder, settings.retrieval).search(QUESTIONS[0])
+    )
     assert len(expected) == settings.k
     store = CommitDuring(settings, embedder, moment, other_thread)
-    hits = Retriever(store, embedder, settings).search(QUESTIONS[0])
+    hits = Retriever(store, embedder, settings.retrieval).search(QUESTIONS[0])
     assert store.fired, f"no commit happened at {moment}"
     assert shown(hits) == expected
     # The next search sees the new generation: the same passages under new chunk ids.
-    again = Retriever(store, embedder, settings).search(QUESTIONS[0])
+    again = Retriever(store, embedder, settings.retrieval).search(QUESTIONS[0])
     assert shown(again) == expected
     assert {h.chunk.chunk_id for h in again}.isdisjoint(h.chunk.chunk_id for h in hits)
 

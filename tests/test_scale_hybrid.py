@@ -9,7 +9,7 @@ import json
 
 from fixtures_builders import index_problems
 
-from rag.scale import HYBRID_FIELDS, run_hybrid, sentence_pool, synthetic_documents
+from rag.eval.scale import HYBRID_FIELDS, run_hybrid, sentence_pool, synthetic_documents
 from rag.store import Store
 
 QUESTIONS = [

@@ -93,7 +93,9 @@ def test_a_stage_registered_from_a_test_file_runs_in_the_pipeline(seed_settings,
     wanted = before[-1].chunk.doc_id
     register("keep_one", lambda s, r: KeepOneDocument(wanted), before="answer_types")
     try:
-        names = [type(st).__name__ for st in stages_for(seed_settings, _resources(pipeline))]
+        names = [
+            type(st).__name__ for st in stages_for(seed_settings.retrieval, _resources(pipeline))
+        ]
         assert names.index("KeepOneDocument") == names.index("AnswerTypeOrder") - 1
         hits = Pipeline(seed_settings, pipeline.embedder).search(question, k=5)
     finally:

@@ -25,8 +25,9 @@ from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
 from rag.errors import RagError
-from rag.indexing import manifest_for, sync
+from rag.indexing import sync
 from rag.ingest import MAX_FILE_BYTES
+from rag.staging import index_spec
 from rag.store import Writer
 from rag.ui.index_page import safe_name, save_upload
 
@@ -179,7 +180,7 @@ def test_file_names_are_shown_with_control_and_bidi_characters_escaped(page_env)
 def test_index_button_while_another_writer_runs_shows_the_error(page_env):
     write_cases(page_env.corpus_dir, range(1))
     at = AppTest.from_function(_page, default_timeout=60).run()
-    with Writer(page_env.index_dir, manifest_for(page_env)):
+    with Writer(page_env.index_dir, index_spec(page_env.index)):
         button(at, "Index the corpus folder").click().run()
     assert any("being written by" in e.value for e in at.error)
 

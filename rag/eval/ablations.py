@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
     names = ["default", *[n for n in (args.only or CONFIGS) if n != "default"]]
     # One model for every configuration: none of them changes the model or its backend.
-    embedder = embedder_for(load_settings())
+    embedder = embedder_for(load_settings().index)
     rows = {}
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)

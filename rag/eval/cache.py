@@ -19,14 +19,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from rag.chunking import TokenCounter, chunk_document
+from rag.chunking import TokenCounter
 from rag.config import PROJECT_ROOT, Settings
-from rag.documents import Chunk, Document
-from rag.embedding import Embedder, embedder_for, model_id
+from rag.documents import Document
+from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.eval.beir import CONVERSION_VERSION, BeirDataset
-from rag.indexing import Progress, embed_staged, manifest_for, sync
-from rag.store import CATALOG, SCHEMA_VERSION, Writer
+from rag.indexing import sync
+from rag.staging import Progress, embed_staged, index_spec, stage
+from rag.store import CATALOG, Writer
 
 DEFAULT_CACHE = PROJECT_ROOT / "eval" / "cache"
 READY = "dataset.json"  # written after the index commits: its presence means "complete"
@@ -34,23 +35,12 @@ EMBED_BATCH_DOCS = 256  # documents embedded per call: progress granularity, bou
 
 
 def index_key(corpus_path: Path, settings: Settings) -> str:
-    """Hash of the corpus bytes and of every setting that changes the built index."""
+    """Hash of the corpus bytes and of the ``IndexSpec`` (what changes the built index)."""
     digest = hashlib.sha256()
     with open(corpus_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    build = {
-        "model": model_id(settings.model_path),
-        "chunk_tokens": settings.chunk_tokens,
-        "overlap_tokens": settings.overlap_tokens,
-        "embed_prefix": settings.embed_prefix,
-        "sentence_vectors": settings.sentence_vectors,
-        # Only non-default backends change the key, so existing torch caches stay valid.
-        **({"backend": settings.backend} if settings.backend != "torch" else {}),
-        "schema": SCHEMA_VERSION,
-        "conversion": CONVERSION_VERSION,
-    }
-    digest.update(json.dumps(build, sort_keys=True).encode())
+    digest.update(index_spec(settings.index).fingerprint(conversion=CONVERSION_VERSION).encode())
     return digest.hexdigest()[:16]
 
 
@@ -94,34 +84,24 @@ def index_documents(
 ) -> tuple[int, int]:
     """Index already-loaded Documents into ``settings.index_dir`` (replacing its content).
 
-    The same building blocks as ``rag.indexing.sync`` (chunker, ``embed_staged``, Writer),
+    The same building blocks as ``rag.indexing.sync`` (``rag.staging``, Writer),
     minus file discovery and cleaning: BEIR records are already clean text.
     """
-    docs = list(documents)
+    embedder = embedder or embedder_for(settings.index)
+    spec = index_spec(settings.index, embedder.backend)
     counter = TokenCounter(settings.model_path)
-    staged: list[tuple[Document, list[Chunk], set[str]]] = []
-    for doc in docs:
-        chunks = chunk_document(
-            doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
-        )
-        staged.append((doc, chunks, set()))
-    embedder = embedder or embedder_for(settings)
-    total = sum(len(c) for _, c, _ in staged)
+    staged = [stage(doc, spec, counter) for doc in documents]
+    total = sum(len(s.chunks) for s in staged)
     done = 0
-    with Writer(
-        settings.index_dir, manifest_for(settings, embedder.backend), rebuild=True
-    ) as writer:
+    with Writer(settings.index_dir, spec, rebuild=True) as writer:
         for start in range(0, len(staged), EMBED_BATCH_DOCS):
             if progress:
                 progress("embedding", done, total)
             batch = staged[start : start + EMBED_BATCH_DOCS]
-            vectors, sentences = embed_staged(batch, settings, embedder)
-            row = 0
-            for doc, chunks, keys in batch:
-                end = row + len(chunks)
-                writer.add(doc, chunks, vectors[row:end], keys, sentences[row:end])
-                row = end
-            done += row
+            embed_staged(batch, spec, embedder)
+            for s in batch:
+                writer.add(s)
+                done += len(s.chunks)
         if progress:
             progress("embedding", done, total)
         writer.commit()
@@ -141,20 +121,9 @@ def corpus_index(
     for folder in folders:
         if not folder.is_dir():
             raise RagError(f"{folder}: no such folder")
-    key = json.dumps(
-        [
-            *(str(f.resolve()) for f in folders),
-            model_id(settings.model_path),
-            settings.chunk_tokens,
-            settings.overlap_tokens,
-            settings.embed_prefix,
-            settings.sentence_vectors,
-            *([settings.backend] if settings.backend != "torch" else []),
-        ]
-    )
-    folder = Path(cache_root or DEFAULT_CACHE) / (
-        f"corpus-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    )
+    # The folders name the cache, beside the spec: they are synced, not hashed.
+    key = index_spec(settings.index).key(corpus=[str(f.resolve()) for f in folders])
+    folder = Path(cache_root or DEFAULT_CACHE) / f"corpus-{key}"
     indexed = replace(settings, index_dir=folder, corpus_dir=folders[0])
     report = sync(folders, indexed, embedder=embedder, progress=progress)
     if report.failed and not report.documents:

@@ -6,10 +6,9 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from rag.config import MODES, Settings, load_settings
+from rag.config import MODES, Settings, field_defaults, load_settings
 from rag.errors import RagError
 
 EPILOG = """examples:
@@ -84,7 +83,7 @@ def add_eval_parser(sub, common) -> None:
 
 def parse_sets(pairs: list[str]) -> dict:
     """``FIELD=VALUE`` pairs typed like the Settings field they set."""
-    types = {f.name: type(getattr(Settings, f.name, "")) for f in fields(Settings)}
+    types = {name: type(default) for name, default in field_defaults().items()}
     out: dict = {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")

@@ -7,7 +7,6 @@ import platform
 import shlex
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import PROJECT_ROOT, Settings
@@ -16,7 +15,7 @@ from rag.config import PROJECT_ROOT, Settings
 def run_config(settings: Settings, **extra) -> dict:
     """The settings, where and with what code it ran: enough to reproduce a figure."""
     return {
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.flat().items()},
         **extra,
         "machine": machine_info(),
         "code": code_version(),

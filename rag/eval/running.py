@@ -272,7 +272,7 @@ def run_beir(
     from rag.pipeline import Pipeline
 
     dataset = load_beir(root, split)
-    embedder = embedder or embedder_for(settings)
+    embedder = embedder or embedder_for(settings.index)
     indexed = cached_index(dataset, settings, embedder, cache_root, progress)
     pipeline = Pipeline(indexed, embedder)
     return evaluate_beir(pipeline, dataset, limit=limit, progress=progress)

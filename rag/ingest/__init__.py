@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.documents import Document, Section
+from rag.documents import Document, Metadata, Section
 from rag.errors import RagError
 from rag.ingest.clean import clean_sections
 from rag.ingest.html import load_html
@@ -123,20 +123,8 @@ def load_document(
     sections = clean_sections(raw, common_lines, structured=structured, warnings=warnings)
     if not sections:
         raise RagError(f"{path.name}: no article text left after cleaning")
-    meta = merged_metadata(found, metadata)
-    year = meta.get("year")
-    return Document(
-        doc_id=doc_id_for(path),
-        source=str(path),
-        sha256=sha256(data),
-        sections=sections,
-        title=meta.get("title", ""),
-        authors=list(meta.get("authors", [])),
-        journal=meta.get("journal", ""),
-        year=int(year) if year else None,
-        doi=meta.get("doi", ""),
-        pmid=str(meta.get("pmid", "")),
-    )
+    meta = Metadata.from_dict(merged_metadata(found, metadata))
+    return Document(doc_id_for(path), str(path), sha256(data), sections, **meta.fields())
 
 
 def merged_metadata(found: dict, metadata: dict | None) -> dict:

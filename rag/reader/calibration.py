@@ -57,16 +57,9 @@ def validate(reader: Reader, groups: list[Group], threshold: float | None = None
     )
 
 
-def export_and_calibrate(
-    checkpoint: Path, out: Path, validation: dict[str, list[Group]], calibrate_on: str = "all"
-) -> dict:
-    """fp32 ONNX beside the checkpoint, int8 ONNX into ``out``; both scored on validation.
-
-    The int8 model ships, with the threshold calibrated on its own scores over the
-    ``calibrate_on`` source's validation split (``"all"``: every source together): the
-    case reports when there are some, since CaseQA reads case reports. Each source's
-    figures at that threshold go in the report too.
-    """
+def _export(checkpoint: Path, out: Path) -> None:
+    """The checkpoint traced to fp32 ONNX beside it, and quantised to int8 into ``out``
+    with its tokenizer."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,6 +77,19 @@ def export_and_calibrate(
     # and faster on this CPU than the fused graph with an fp32 table.
     quantize_onnx(fp32, out / MODEL_FILE, op_types=("MatMul", "Gather"))
     shutil.copy(checkpoint / "tokenizer.json", out / "tokenizer.json")
+
+
+def export_and_calibrate(
+    checkpoint: Path, out: Path, validation: dict[str, list[Group]], calibrate_on: str = "all"
+) -> dict:
+    """fp32 ONNX beside the checkpoint, int8 ONNX into ``out``; both scored on validation.
+
+    The int8 model ships, with the threshold calibrated on its own scores over the
+    ``calibrate_on`` source's validation split (``"all"``: every source together): the
+    case reports when there are some, since CaseQA reads case reports. Each source's
+    figures at that threshold go in the report too.
+    """
+    _export(checkpoint, out)
     groups = (
         [g for gs in validation.values() for g in gs]
         if calibrate_on == "all"

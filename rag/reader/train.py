@@ -55,22 +55,9 @@ def _encode(tokenizer, batch: list[Pair]):
     )
 
 
-def train(args: argparse.Namespace) -> Path:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        get_linear_schedule_with_warmup,
-    )
-
-    from rag.config import bundled_model_dir
-
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(args.threads)
-    rng = random.Random(SEED)
+def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict]:
+    """The training question groups (other sources replayed ``args.replay`` times) and the
+    validation split, both cut down by ``--limit``."""
     by_source, validation = training_sets(
         args.data_dir, args.validation_share, SEED, tuple(args.sources)
     )
@@ -82,17 +69,15 @@ def train(args: argparse.Namespace) -> Path:
     if args.limit:
         train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
         validation = {k: v[: max(20, args.limit // 10)] for k, v in validation.items()}
-    base = Path(args.base or bundled_model_dir())
-    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base), num_labels=1, local_files_only=True
-    )
-    batches = [
-        b for _ in range(args.epochs) for b in _batches(pairs(train_groups), args.batch, rng)
-    ]
-    if args.max_steps:
-        batches = batches[: args.max_steps]
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    return train_groups, validation
+
+
+def _fit(model, tokenizer, batches: list, lr: float) -> float:
+    """Fine-tune ``model`` on the batches (AdamW, linear warm-up); returns the minutes."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimiser, len(batches) // 10, len(batches))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
@@ -110,7 +95,36 @@ def train(args: argparse.Namespace) -> Path:
             print(
                 f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True
             )
-    minutes = (time.time() - started) / 60
+    return (time.time() - started) / 60
+
+
+def train(args: argparse.Namespace) -> Path:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    from rag.config import bundled_model_dir
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(SEED)
+    train_groups, validation = _training_groups(args, rng)
+    base = Path(args.base or bundled_model_dir())
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(base), num_labels=1, local_files_only=True
+    )
+    batches = [
+        b for _ in range(args.epochs) for b in _batches(pairs(train_groups), args.batch, rng)
+    ]
+    if args.max_steps:
+        batches = batches[: args.max_steps]
+    minutes = _fit(model, tokenizer, batches, args.lr)
     model.eval()
     checkpoint = Path(args.work_dir) / "checkpoint"
     model.save_pretrained(checkpoint)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.config import Settings
+from rag.config import RetrievalSettings
 from rag.documents import Hit
 from rag.query import Query
 
@@ -49,7 +49,7 @@ class Resources:
     reader: object | None = None
 
 
-Factory = Callable[[Settings, Resources], Stage | None]
+Factory = Callable[[RetrievalSettings, Resources], Stage | None]
 REGISTRY: dict[str, Factory] = {}
 
 
@@ -87,7 +87,7 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
 
 
-def stages_for(settings: Settings, resources: Resources) -> list[Stage]:
+def stages_for(settings: RetrievalSettings, resources: Resources) -> list[Stage]:
     """The stages these settings ask for, in registry order; a factory returns None for a
     stage the settings leave out."""
     load_builtin()

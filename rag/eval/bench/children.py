@@ -83,7 +83,7 @@ def child_serve(a: dict) -> dict:
     settings = load_settings(index_dir=Path(a["index"]), device=a["device"], backend=a["backend"])
     questions: list[str] = a["questions"]
     t0 = time.perf_counter()
-    embedder = embedder_for(settings)
+    embedder = embedder_for(settings.index)
     pipeline = Pipeline(settings, embedder)
     pipeline.warm_up()
     load = time.perf_counter() - t0

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag.config import Settings
+from rag.config import IndexSettings
 from rag.embedding import BACKENDS
 from rag.errors import RagError
 from rag.eval.bench import __doc__ as DOC
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="indexing, question latency, memory, app cold start")
     p.add_argument("--corpus", default="scifact", help="scifact, seed, or a folder")
     p.add_argument("--limit", type=int, default=300, help="documents (0: all)")
-    p.add_argument("--backend", choices=BACKENDS, default=Settings.backend)
+    p.add_argument("--backend", choices=BACKENDS, default=IndexSettings.backend)
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (GPU when present)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3, help="sync / bare encode repeats")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import Settings, load_settings
+from rag.config import RetrievalSettings, Settings, load_settings
 from rag.embedding import Embedder, embedder_for
 from rag.eval.bench.common import SCIFACT, machine, median
 
@@ -88,17 +88,16 @@ def bench_encode(
 
 def scifact_chunks(settings: Settings, limit: int) -> list[str]:
     """The texts ``sync`` would embed for the first ``limit`` SciFact records."""
-    from rag.chunking import TokenCounter, chunk_document
+    from rag.chunking import TokenCounter
     from rag.eval.beir import read_corpus
-    from rag.indexing import chunk_texts_for_embedding
+    from rag.staging import chunk_texts, index_spec, stage
 
+    spec = index_spec(settings.index)
     counter = TokenCounter(settings.model_path)
     chunks: list[str] = []
     for doc in itertools.islice(read_corpus(SCIFACT / "corpus.jsonl"), limit):
-        pieces = chunk_document(
-            doc, counter, settings.chunk_tokens, settings.overlap_tokens, settings.embed_prefix
-        )
-        chunks += chunk_texts_for_embedding(doc, pieces, settings)
+        staged = stage(doc, spec, counter)
+        chunks += chunk_texts(doc, staged.chunks, spec)
     return chunks
 
 
@@ -145,7 +144,7 @@ def bench_ndcg(backends: list[str], modes: list[str], device: str) -> dict:
     for backend in backends:
         # The cache key includes the backend: each shares the evaluator's own cache.
         backend_settings = settings.with_overrides(backend=backend)
-        embedder = embedder_for(backend_settings)
+        embedder = embedder_for(backend_settings.index)
         t0 = time.perf_counter()
         indexed = cached_index(dataset, backend_settings, embedder, DEFAULT_CACHE)
         built = json.loads((indexed.index_dir / READY).read_text())
@@ -181,11 +180,11 @@ def onnx_verdict(encode: dict, ndcg: dict) -> dict:
         for (b, mode) in by
         if b == "torch" and ("onnx-int8", mode) in by
     }
-    loss = losses.get(Settings.mode)
+    loss = losses.get(RetrievalSettings.mode)
     ok = speed is not None and loss is not None and speed >= 1.8 and loss < 0.005
     return {
         "speedup": speed,
-        "decided_on_mode": Settings.mode,
+        "decided_on_mode": RetrievalSettings.mode,
         "ndcg_loss_by_mode": losses,
         "make_default": ok,
     }

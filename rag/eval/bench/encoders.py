@@ -18,7 +18,7 @@ from rag.embedding import Embedder, model_dimension
 
 
 def embedded_texts(index_dir: Path, settings: Settings) -> tuple[list[str], list[str]]:
-    """What ``rag.indexing.embed_staged`` gave the model for this index, read back from it.
+    """What ``rag.staging.embed_staged`` gave the model for this index, read back from it.
 
     Chunk texts with their "title. section." prefix, then each distinct sentence text.
     """

@@ -264,7 +264,7 @@ def ndcg_section(ndcg: dict, enc: dict) -> list[str]:
 
 def scale_section(scale: dict) -> list[str]:
     """``python -m rag.scale``: its own tables, after what the figures are made of."""
-    from rag.scale import markdown as scale_markdown
+    from rag.eval.scale import markdown as scale_markdown
 
     first = scale["sizes"][0]
     intro = SCALE.format(source=first["source"], noise=first["noise"], queries=first["queries"])
