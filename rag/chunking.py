@@ -15,6 +15,9 @@ from pathlib import Path
 
 from rag.documents import SECTION_SEPARATOR, Chunk, Document
 
+# Bumped when sentence splitting changes what a passage or a quote holds: cached indexes
+# are named by it (``IndexSpec.key``), so an evaluation never reads spans of older rules.
+SPLITTER_VERSION = 2
 # Words whose trailing period does not end a sentence.
 ABBREVIATIONS = frozenset(
     """al approx ca cf dr e.g eq etc fig figs i.e inc jr max mg min ml mr mrs ms no nos pp prof

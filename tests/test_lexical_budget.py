@@ -116,6 +116,7 @@ def test_a_small_index_is_never_pruned(seed_settings, seed_index, pipeline):
     try:
         question = "dural tear repaired with suture"
         assert len(small.store.prune_terms(query_terms(question), 1)) == 1  # would prune
+
         def ranking(p: Pipeline) -> list[tuple[int, float]]:
             return [(h.chunk.chunk_id, h.score) for h in p.search(question, mode="lexical")]
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag.chunking import SPLITTER_VERSION
 from rag.errors import RagError
 from rag.store.catalog import SCHEMA_VERSION
 
@@ -43,7 +44,8 @@ class IndexSpec:
         """The fields that name a cached index. ``dimension`` and ``normalized`` follow
         from the model; ``index_type`` is left out because the FAISS type is chosen again
         at each commit and changes no stored vector; the backend only when not torch, so
-        that caches built before it was recorded keep their names."""
+        that caches built before it was recorded keep their names. The sentence splitter's
+        version names caches only: an index built with older rules stays valid."""
         return {
             "model": self.model_id,
             "chunk_tokens": self.chunk_tokens,
@@ -52,6 +54,7 @@ class IndexSpec:
             "sentence_vectors": self.sentence_vectors,
             **({"backend": self.backend} if self.backend != "torch" else {}),
             "schema": self.schema_version,
+            "splitter": SPLITTER_VERSION,
         }
 
     def fingerprint(self, **extra) -> str:
