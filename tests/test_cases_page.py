@@ -201,7 +201,7 @@ def test_ask_page_opens_filtered_to_one_report(monkeypatch, cards_settings, card
 def test_index_page_never_shows_none(monkeypatch, cards_settings):
     from rag.ui.index_page import BLANK, index_stats
 
-    _, docs = index_stats(cards_settings)
+    _, docs = index_stats(cards_settings.index_dir)
     assert docs and all(row[k] not in (None, "", "None") for row in docs for k in row)
     assert any(row["year"] == BLANK and row["journal"] == BLANK for row in docs)
     assert not any(row["title"].endswith(".txt") for row in docs)

@@ -109,12 +109,12 @@ def run_sync(settings: Settings, rebuild: bool = False) -> dict:
     return asdict(report)
 
 
-def index_stats(settings: Settings) -> tuple[dict, list[dict]] | None:
+def index_stats(index_dir: Path) -> tuple[dict, list[dict]] | None:
     """(stats, documents) of the index, or None when there is none yet."""
     from rag.store import Store
 
     try:
-        store = Store(settings.index_dir)
+        store = Store(index_dir)
     except RagError:
         return None
     try:
@@ -159,9 +159,9 @@ def show_report(report: dict) -> None:
         )
 
 
-def show_status(settings: Settings) -> None:
+def show_status(index_dir: Path) -> None:
     st.subheader("Index status")
-    found = index_stats(settings)
+    found = index_stats(index_dir)
     if found is None:
         st.info("There is no index yet: add files or index the corpus folder.")
         return
@@ -217,4 +217,4 @@ def render() -> None:
     report = st.session_state.get("index_report")
     if report:
         show_report(report)
-    show_status(settings)
+    show_status(settings.index_dir)
