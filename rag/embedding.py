@@ -203,6 +203,9 @@ class OnnxEncoder:
             providers.insert(0, "CUDAExecutionProvider")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle threads sleep instead of spinning: a question's encoding is followed at once
+        # by the answer reader's own session, which the spinning threads would slow down.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.path = onnx_path
