@@ -54,9 +54,10 @@ def text_key(text: str) -> bytes:
 def plan_texts(paths: list[Path], index: IndexSettings) -> list[str]:
     """Chunk texts (with prefix) and distinct quotable sentences, in sync's order.
 
-    Loads as ``rag.indexing.sync`` does (same functions, same corpus-wide boilerplate
-    detection) and lists what ``rag.staging.embed_staged`` will embed; files that fail to
-    load are skipped as sync skips them.
+    Loads with sync's functions (corpus-wide boilerplate detection included) and lists
+    what ``rag.staging.embed_staged`` will embed; files that fail to load are skipped. It
+    does not repeat sync's skipping of same-content and same-article duplicates: such a
+    file's texts are planned too, and a text sync does not embed is simply never looked up.
     """
     from rag.chunking import TokenCounter
     from rag.ingest import load_document, read_blocks, supported

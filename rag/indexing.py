@@ -110,7 +110,7 @@ def sync(
             if digest not in kept or digest in replaced:
                 writer.remove(old.doc_id)
         _report_changes(stored, kept, loaded, report)
-        staged = [p.staged for p in loaded if p.staged is not None]
+        staged = [p.staged for p in loaded]
         embed_staged(staged, spec, embedder, progress)
         report.chunks_embedded = sum(len(s.chunks) for s in staged)
         for s in staged:
@@ -157,9 +157,9 @@ def _plan(
             item.blocks = read_blocks(item.path)
         except RagError as exc:
             report.failed.append((str(item.path), _reason(exc, item.path)))
-    pending = _drop_duplicates([p for p in pending if p.blocks], kept, catalog, report)
-    for item in pending:
+            continue
         item.line_keys = line_keys(_raw_text(item.blocks))
+    pending = _drop_duplicates([p for p in pending if p.blocks], kept, catalog, report)
     common = common_line_keys(
         [*(p.line_keys for p in pending), *(set(d.line_keys) for d in kept.values())]
     )
@@ -244,7 +244,7 @@ def _drop_duplicates(
     unique: set[Path] = set()
     for item in order:
         meta = merged_metadata(item.blocks[2], catalog.get(item.path.name))
-        me = identity(item.path.name, meta, line_keys(_raw_text(item.blocks)))
+        me = identity(item.path.name, meta, item.line_keys)
         why = next(((other, r) for other in seen if (r := same_article(me, other))), None)
         if why is not None:
             other, reason = why

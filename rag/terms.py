@@ -137,8 +137,6 @@ def _letter_before(data: bytes, at: int) -> bool:
 
 
 _LATIN_LEAD = re.compile(rb"[\xc3-\xc9][\x80-\xbf]")
-
-
 _NON_ASCII_WORD = re.compile(r"[^\W_]*[^\W\x00-\x7f][^\W_]*")
 
 
@@ -182,9 +180,9 @@ def token_counts(rows: list[tuple[str, str]], tokens: set[str]) -> list[dict[tup
             word = _WORD.match(data[at : at + 120].decode("utf-8", "ignore"))
             if word:
                 found_at[at] = word.group()
-        words = [(bisect.bisect_right(starts, at) - 1, w) for at, w in found_at.items()]
-    else:  # a Greek or other token: every word with a non-ASCII letter is a candidate
-        words = [(bisect.bisect_right(starts, at) - 1, w) for at, w in found_at.items()]
+    words = [(bisect.bisect_right(starts, at) - 1, w) for at, w in found_at.items()]
+    if not all(t.isascii() for t in tokens):
+        # A Greek or other token: every word with a non-ASCII letter is a candidate.
         for field, text in enumerate(fields):
             if not text.isascii():
                 words += [(field, w) for w in _NON_ASCII_WORD.findall(text)]

@@ -74,8 +74,8 @@ class Lexical:
         if query.mode not in ("hybrid", "lexical"):
             return c
         terms = query_terms(query.words)
-        dense = [i for i, _ in c.ranking("dense")]
-        budget = self.budget if self.store.passage_count() >= self.budget_from else 0
+        budget = self.budget if self.store.budget_applies(self.budget, self.budget_from) else 0
+        dense = [i for i, _ in c.ranking("dense")] if budget else []
         c.rankings["lexical"] = self.store.lexical_search(
             terms, c.depth, self.title_weight, budget, also=dense
         )

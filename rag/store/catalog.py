@@ -66,6 +66,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 DOC_COLUMNS = "d.doc_id, d.source, d.title, d.authors, d.journal, d.year, d.doi, d.pmid"
 
 
+def fts_title(title: str | None, section: str | None) -> str:
+    """The FTS row's title column: the document's title and the chunk's section. Written
+    by the writer and read back by the BM25 re-scoring, which must see the same string."""
+    return " ".join(x for x in (title, section or "") if x)
+
+
 def doc_info(row) -> DocInfo:
     return DocInfo(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7])
 

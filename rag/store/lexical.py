@@ -11,6 +11,7 @@ import math
 import sqlite3
 from collections.abc import Iterable
 
+from rag.store.catalog import fts_title
 from rag.terms import fts_query, index_tokens, token_counts, token_offsets
 
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
@@ -45,13 +46,13 @@ class LexicalReads:
         if not terms:
             return []
         if budget:
-            kept = self.prune_terms(terms, budget)
             df = self.document_frequencies(terms)
+            kept = self.prune_terms(terms, budget, df)
             known = [t for t in terms if df[t]]
             if kept != known:
                 found = self._bm25_match(kept, RESCORE_POOL * depth, title_weight)
                 pool = list(dict.fromkeys([i for i, _ in found] + list(also)))
-                scores = self.bm25_scores(known, pool, title_weight)
+                scores = self.bm25_scores(known, pool, title_weight, df)
                 scores = {i: v for i, v in scores.items() if v > 0}
                 order = sorted(scores, key=lambda i: -scores[i])[:depth]
                 return [(i, scores[i]) for i in order]
@@ -71,19 +72,24 @@ class LexicalReads:
         return [(int(r), -float(s)) for r, s in rows]
 
     def bm25_scores(
-        self, terms: list[str], chunk_ids: list[int], title_weight: float = 0.5
+        self,
+        terms: list[str],
+        chunk_ids: list[int],
+        title_weight: float = 0.5,
+        df: dict[str, int] | None = None,
     ) -> dict[int, float]:
         """FTS5's own BM25 (``bm25(chunks_fts, 1.0, title_weight)``, k1 1.2, b 0.75) of the
         OR query of ``terms``, computed for the given chunks only: from their text and
         title tokenized as the index does, their lengths (``chunks_fts_docsize``), the
         corpus averages (``chunks_fts_data``) and the document frequencies. What a full
         query would score them, at the cost of reading those rows, however common the
-        terms. A phrase's frequency ("crohn's" -> "crohn s") is its rarest token's."""
+        terms. A phrase's frequency ("crohn's" -> "crohn s") is its rarest token's; ``df``:
+        the terms' :meth:`document_frequencies` when the caller has them."""
         if not chunk_ids:
             return {}
         rows_total, column_totals = self._fts_averages()
         avgdl = sum(column_totals) / max(rows_total, 1)
-        df = self.document_frequencies(terms)
+        df = df if df is not None else self.document_frequencies(terms)
         phrases = [(index_tokens(t), df[t]) for t in terms]
         texts, sizes = self._fts_rows(chunk_ids)
         ids = [i for i in chunk_ids if i in texts]
@@ -117,10 +123,10 @@ class LexicalReads:
     def _fts_rows(self, chunk_ids: list[int]) -> tuple[dict[int, tuple[str, str]], dict[int, int]]:
         """The FTS row (text, title) and token count of each chunk."""
         marks = ",".join("?" * len(chunk_ids))
-        # The FTS row's text and title are the chunk's text and "title section" (``_insert``,
-        # ``_apply_renames``); read from the catalog's B-trees, faster than FTS5's content.
+        # The FTS row's text and title are the chunk's text and ``fts_title``; read from the
+        # catalog's B-trees, faster than FTS5's content.
         texts = {
-            r[0]: (r[1], " ".join(x for x in (r[2], r[3] or "") if x))
+            r[0]: (r[1], fts_title(r[2], r[3]))
             for r in self.db.execute(
                 "SELECT c.chunk_id, c.text, d.title, c.section FROM chunks c"
                 f" JOIN documents d USING (doc_key) WHERE c.chunk_id IN ({marks})",
@@ -138,6 +144,11 @@ class LexicalReads:
     def passage_count(self) -> int:
         """Passages in the lexical index of this thread's snapshot (one small record)."""
         return self._fts_averages()[0]
+
+    def budget_applies(self, budget: int, budget_from: int) -> bool:
+        """Whether a lexical ``budget`` prunes questions on this index: only from
+        ``budget_from`` passages on (``lexical_budget_from``)."""
+        return bool(budget) and self.passage_count() >= budget_from
 
     def _fts_averages(self) -> tuple[int, list[int]]:
         """Rows in the FTS5 table and tokens per column: its averages record (id 1)."""
@@ -179,10 +190,13 @@ class LexicalReads:
         self._df_cache = (generation, counts)
         return len(counts)
 
-    def prune_terms(self, terms: list[str], budget: int) -> list[str]:
-        """The rarest ``terms`` whose document frequencies add up to at most ``budget``,
-        in their question order; the rarest one always, and none the index lacks."""
-        df = self.document_frequencies(terms)
+    def prune_terms(
+        self, terms: list[str], budget: int, df: dict[str, int] | None = None
+    ) -> list[str]:
+        """The rarest ``terms`` whose document frequencies (``df``, else read) add up to at
+        most ``budget``, in their question order; the rarest one always, and none the index
+        lacks."""
+        df = df if df is not None else self.document_frequencies(terms)
         kept, total = set(), 0
         for term in sorted((t for t in terms if df[t]), key=lambda t: df[t]):
             if kept and total + df[term] > budget:

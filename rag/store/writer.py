@@ -28,6 +28,7 @@ from rag.store.catalog import (
     doc_info,
     faiss_path,
     fsync,
+    fts_title,
     transaction,
 )
 from rag.store.spec import IndexSpec
@@ -296,15 +297,16 @@ class Writer:
                 "UPDATE documents SET doc_id=? WHERE doc_key=?", (f"\x00{keys[-1]}", keys[-1])
             )
         for doc_key, (_, doc) in zip(keys, self._renames, strict=True):
+            fields = _doc_fields(doc)  # sha256 (the third) stays: a rename is the same file
             db.execute(
                 "UPDATE documents SET doc_id=?, source=?, title=?, authors=?, journal=?,"
                 " year=?, doi=?, pmid=? WHERE doc_key=?",
-                (*_doc_fields(doc)[:2], *_doc_fields(doc)[3:], doc_key),
+                (*fields[:2], *fields[3:], doc_key),
             )
             rows = db.execute("SELECT chunk_id, section FROM chunks WHERE doc_key=?", (doc_key,))
             db.executemany(
                 "UPDATE chunks_fts SET title=? WHERE rowid=?",
-                [(" ".join(x for x in (doc.title, sec or "") if x), cid) for cid, sec in rows],
+                [(fts_title(doc.title, sec), cid) for cid, sec in rows],
             )
 
     def _insert(self, db, staged: StagedDoc, now: str) -> list[int]:
@@ -339,10 +341,9 @@ class Writer:
             )
             c.chunk_id = cur.lastrowid
             ids.append(c.chunk_id)
-            title = " ".join(x for x in (doc.title, c.section or "") if x)
             db.execute(
                 "INSERT INTO chunks_fts (rowid, text, title) VALUES (?,?,?)",
-                (c.chunk_id, c.text, title),
+                (c.chunk_id, c.text, fts_title(doc.title, c.section)),
             )
         return ids
 

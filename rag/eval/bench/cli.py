@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from rag.config import IndexSettings
 from rag.embedding import BACKENDS
-from rag.errors import RagError
 from rag.eval.bench import __doc__ as DOC
 from rag.eval.bench.children import CHILDREN
 from rag.eval.bench.common import BENCH_DIR, resolve_device
@@ -77,11 +75,3 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "sweep")}, indent=2))
     return 0
 
-
-def run_as_script() -> None:
-    """``python -m``: a user error is one line on stderr and exit status 2."""
-    try:
-        sys.exit(main())
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
