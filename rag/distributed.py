@@ -56,8 +56,10 @@ def plan_texts(paths: list[Path], index: IndexSettings) -> list[str]:
 
     Loads with sync's functions (corpus-wide boilerplate detection included) and lists
     what ``rag.staging.embed_staged`` will embed; files that fail to load are skipped. It
-    does not repeat sync's skipping of same-content and same-article duplicates: such a
-    file's texts are planned too, and a text sync does not embed is simply never looked up.
+    does not repeat sync's skipping of same-content and same-article duplicates, so with
+    such files the plan may hold texts sync never asks for, and the boilerplate it finds
+    may differ; a text the plan missed is embedded locally by sync (a miss, never a wrong
+    vector).
     """
     from rag.chunking import TokenCounter
     from rag.ingest import load_document, read_blocks, supported
