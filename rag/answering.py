@@ -2,14 +2,19 @@
 
 By default the quotable sentences of the top passages are scored by cosine similarity to
 the question plus the share of question words they hold; with ``reader=true`` the answer
-reader (``rag.reader``) judges them instead, giving each the probability that it answers.
-Either way the answer leads with the best sentence, adds others that score nearly as
-well, and abstains when even the best is under the threshold (``abstain_threshold``, or
-the reader's calibrated one).
+reader (``rag.reader``) judges them too, giving each the probability that it answers. The
+answer leads with the best sentence and adds others that score nearly as well (with the
+reader: that it judges to answer too). It abstains when even the best is under the
+threshold: ``abstain_threshold`` for the similarity score, or the reader's probability
+under its calibrated threshold. With the reader, the lead is ranked by the reader's
+log-odds plus ``similarity_weight`` times the similarity score: the two disagree on
+different questions, and together they put the answer first more often on the validation
+split (``python -m rag.eval.calibrate``, which fits the weight and the threshold).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -40,7 +45,9 @@ class Candidate:
     start: int
     end: int
     vector: np.ndarray | None = None
-    score: float = 0.0
+    score: float = 0.0  # what ranks the candidates
+    similarity: float = 0.0  # cosine plus word coverage, less a little per passage rank
+    probability: float | None = None  # the reader's, when it judges
 
     @property
     def sentence(self) -> str:
@@ -99,13 +106,19 @@ class Answerer:
     def threshold(self) -> float:
         if not self.reader:
             return self.settings.abstain_threshold
-        return self.settings.reader_threshold or self.reader.threshold
+        return self.settings.reader_threshold or self.reader.answering["threshold"]
+
+    @property
+    def similarity_weight(self) -> float:
+        """Weight of the similarity score beside the reader's log-odds (0: the reader alone)."""
+        weight = self.settings.reader_similarity_weight
+        return self.reader.answering["similarity_weight"] if weight < 0 else weight
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         """Quotable sentences of the top passages (with stored vectors where indexed)."""
         top = hits[: self.settings.answer_passages]
         stored = {}
-        if self.store and not self.reader:
+        if self.store:
             stored = self.store.sentences(h.chunk.chunk_id for h in top)
         out: list[Candidate] = []
         for hit in top:
@@ -118,9 +131,50 @@ class Answerer:
                 ]
         return out
 
+    def judge(self, query: Query, candidates: list[Candidate]) -> None:
+        """Score the candidates: the similarity score, and with the reader its probability."""
+        weight = self.similarity_weight if self.reader else 0.0
+        if not self.reader or weight:
+            self.similarity_scores(query, candidates)
+        if self.reader:
+            self.reader_scores(query, candidates)
+            self.rank_by_reader(candidates, weight)
+
+    def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
+        probabilities = self.reader.score(query.text, [c.sentence for c in candidates])
+        for c, p in zip(candidates, probabilities, strict=True):
+            c.probability = float(p)
+
+    @staticmethod
+    def rank_by_reader(candidates: list[Candidate], weight: float) -> None:
+        """Rank by the reader's log-odds plus the weighted similarity score."""
+        for c in candidates:
+            p = min(max(c.probability, 1e-6), 1 - 1e-6)
+            c.score = math.log(p / (1 - p)) + weight * c.similarity
+
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
-        question = query.text
         candidates = self.candidates(hits)
+        if candidates and not self._unnamed_drugs(query, hits):
+            self.judge(query, candidates)
+        return self.decide(query, hits, candidates)
+
+    def eligible(self, query: Query, candidates: list[Candidate]) -> list[int]:
+        """The candidates that may lead, best first: for a question asking for a kind of
+        fact ("How old ...?"), only the sentences that state one."""
+        order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
+        wanted = query.wanted if self.settings.answer_types else None
+        if wanted:
+            order = [i for i in order if wanted.stated_in(candidates[i].sentence)]
+        return order
+
+    def best_confidence(self, candidates: list[Candidate], leading: list[int]) -> float:
+        """What the threshold is held against: the reader's best probability among the
+        sentences that may lead, or the lead's similarity score."""
+        return max(self._confidence(candidates[i]) for i in leading)
+
+    def decide(self, query: Query, hits: list[Hit], candidates: list[Candidate]) -> Answer:
+        """The answer from judged candidates, or an abstention with its reason."""
+        question = query.text
         if not candidates:
             return self._abstain(question, hits, 0.0, "No passage matched the question.")
         missing = self._unnamed_drugs(query, hits)
@@ -128,32 +182,28 @@ class Answerer:
             return self._abstain(
                 question, hits, 0.0, f"None of the closest passages mentions {missing}."
             )
-        if self.reader:
-            probabilities = self.reader.score(question, [c.sentence for c in candidates])
-            for c, p in zip(candidates, probabilities, strict=True):
-                c.score = float(p)
-        else:
-            self._similarity_scores(query, candidates)
-        order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
-        wanted = query.wanted if self.settings.answer_types else None
-        if wanted:
-            # "How old ...?" is answered by a sentence that states an age, or not at all.
-            stating = [i for i in order if wanted.stated_in(candidates[i].sentence)]
-            if not stating:
-                reason = f"None of the closest passages states {wanted.phrase}."
-                return self._abstain(question, hits, candidates[order[0]].score, reason)
-            if not self.reader:
-                for i in stating:  # already in score order, and all lifted alike
-                    candidates[i].score += TYPE_BONUS
-            order = stating + [i for i in order if i not in stating]
-        best = candidates[order[0]]
-        if best.score < self.threshold:
+        leading = self.eligible(query, candidates)
+        if not leading:
+            best = max(self._confidence(c) for c in candidates)
+            reason = f"None of the closest passages states {query.wanted.phrase}."
+            return self._abstain(question, hits, best, reason)
+        if len(leading) < len(candidates) and not self.reader:
+            for i in leading:  # already in score order, and all lifted alike
+                candidates[i].score += TYPE_BONUS
+        best = self.best_confidence(candidates, leading)
+        if best < self.threshold:
             reason = "No sentence of the closest passages answers the question closely enough."
-            return self._abstain(question, hits, best.score, reason)
-        chosen = self._more(candidates, order)
-        return self._compose(question, hits, [candidates[i] for i in chosen], best.score)
+            return self._abstain(question, hits, best, reason)
+        rest = [i for i in range(len(candidates)) if i not in set(leading)]
+        rest.sort(key=lambda i: -candidates[i].score)
+        chosen = self._more(candidates, leading + rest)
+        lead = self._confidence(candidates[chosen[0]])
+        return self._compose(question, hits, [candidates[i] for i in chosen], lead)
 
-    def _similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
+    def _confidence(self, c: Candidate) -> float:
+        return c.score if c.probability is None else c.probability
+
+    def similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The scoring without the reader: cosine to the question plus word coverage."""
         missing = [c for c in candidates if c.vector is None]
         if missing:
@@ -163,23 +213,26 @@ class Answerer:
         q = query.vector if query.vector is not None else self.embedder.encode_query(query.text)
         terms = content_terms(query.text)
         for c in candidates:
-            c.score = (
+            c.similarity = c.score = (
                 float(c.vector @ q)
                 + LEXICAL_WEIGHT * coverage(terms, c.sentence)
                 - RANK_PENALTY * (c.hit.rank - 1)
             )
 
     def _more(self, candidates: list[Candidate], order: list[int]) -> list[int]:
-        """The best sentence, then others that answer too and do not repeat one chosen."""
-        best = candidates[order[0]].score
+        """The lead sentence, then others that answer too and do not repeat one chosen."""
         if self.reader:
             floor = max(self.threshold, self.settings.reader_keep)
         else:
-            floor = max(best - KEEP_MARGIN, self.threshold)
+            floor = max(candidates[order[0]].score - KEEP_MARGIN, self.threshold)
         chosen = [order[0]]
         for i in order[1:]:
-            if len(chosen) >= self.settings.max_answer_sentences or candidates[i].score < floor:
+            if len(chosen) >= self.settings.max_answer_sentences:
                 break
+            if self._confidence(candidates[i]) < floor:
+                if not self.reader:
+                    break  # similarity order: nothing after scores higher
+                continue
             if not any(_same_content(candidates[i], candidates[j]) for j in chosen):
                 chosen.append(i)
         return chosen

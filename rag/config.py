@@ -129,6 +129,9 @@ class AnsweringSettings(_Group):
     reader_model: str = ""  # folder of another trained reader (empty: rag/reader/model)
     answer_passages: int = 5  # the best passages whose sentences the answer may quote
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
+    # Weight of the similarity score beside the reader's log-odds in ranking sentences;
+    # negative: the one fitted with the threshold (rag/reader/model/answering.json).
+    reader_similarity_weight: float = -1.0
     reader_keep: float = 0.5  # further sentences need at least this probability
     abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated

@@ -72,17 +72,19 @@ def test_abstention_follows_the_calibrated_threshold():
     hits = [_hit(f"{near_miss} {answer}")]
     best = float(reader.score(question, [answer, near_miss]).max())
     calibrated = Answerer(None, Settings(reader_threshold=0.0).answering, reader=reader)
-    assert (
-        calibrated.threshold
-        == json.loads((reader.model_dir / "calibration.json").read_text())["threshold"]
-    )
+    fitted = json.loads((reader.model_dir / "answering.json").read_text())
+    assert calibrated.threshold == fitted["threshold"]
+    assert calibrated.similarity_weight == fitted["similarity_weight"]
 
-    above = Answerer(None, Settings(reader_threshold=best + 0.01).answering, reader=reader)
+    def alone(threshold: float) -> Settings:  # the reader's ranking, no similarity weighed in
+        return Settings(reader_threshold=threshold, reader_similarity_weight=0.0)
+
+    above = Answerer(None, alone(best + 0.01).answering, reader=reader)
     abstained = above.answer(_query(question), hits)
     assert abstained.abstained and abstained.text == ABSTAIN_TEXT and not abstained.citations
     assert confidence_words(abstained) == "does not answer"
 
-    below = Answerer(None, Settings(reader_threshold=best - 0.01).answering, reader=reader)
+    below = Answerer(None, alone(best - 0.01).answering, reader=reader)
     answered = below.answer(_query(question), hits)
     assert not answered.abstained
     assert answered.citations[0].sentence == answer
@@ -133,8 +135,9 @@ def test_confidence_words_say_what_judged_the_sentences(pipeline):
     similarity = pipeline.ask(question)
     assert similarity.judged_by == "similarity"
     assert not similarity.abstained and confidence_words(similarity) == "closest match"
-    reader = Answerer(None, Settings(reader_threshold=0.0001).answering, reader=reader_for())
-    judged = reader.answer(_query(question), similarity.hits)
+    settings = Settings(reader_threshold=0.0001).answering
+    reader = Answerer(pipeline.embedder, settings, pipeline.store, reader_for())
+    judged = reader.answer(pipeline.query(question), similarity.hits)
     assert judged.judged_by == "reader"
     assert confidence_words(judged) in {"likely answers", "may answer"}
 
@@ -171,3 +174,19 @@ def test_written_reports_keep_their_side_of_the_split_as_more_are_written():
     _, after = split_by_hash(groups(80), 0.2)
     assert 0 < len(before) < 40
     assert {g.article for g in before} == {g.article for g in after if int(g.qid[1:]) < 40}
+
+
+def test_calibration_fits_the_weight_that_leads_with_answers_and_caps_false_abstention():
+    from rag.eval.calibrate import FALSE_ABSTENTION, WEIGHTS, Outcome, fit
+
+    heavy = WEIGHTS[3]
+    answerable = [
+        Outcome(True, {w: w == heavy or n < 10 for w in WEIGHTS}, best=0.01 * (n + 1))
+        for n in range(40)
+    ]
+    unanswerable = [Outcome(False, dict.fromkeys(WEIGHTS, False), best=0.02) for _ in range(10)]
+    fitted = fit(answerable + unanswerable)
+    assert fitted["similarity_weight"] == heavy
+    answered = sum(o.best >= fitted["threshold"] for o in answerable)
+    assert len(answerable) - answered <= FALSE_ABSTENTION * len(answerable)
+    assert fitted["validation"]["abstained"] == 1.0  # every near miss sits under the cut

@@ -196,15 +196,32 @@ def split_by_article(
     return [g for g in groups if g.article not in held], [g for g in groups if g.article in held]
 
 
+def held_out(article: str, validation_share: float = CASE_VALIDATION_SHARE) -> bool:
+    """Whether an article is on the validation side, by the hash of its name: the split of
+    the reports already written stays put as more are written."""
+    digest = hashlib.sha256(article.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < validation_share
+
+
 def split_by_hash(groups: list[Group], validation_share: float) -> tuple[list[Group], list[Group]]:
-    """Training and validation groups, an article held out by the hash of its name: the
-    split of the reports already written stays put as more are written."""
+    """Training and validation groups, whole articles on one side only (``held_out``)."""
+    held = [held_out(g.article, validation_share) for g in groups]
+    return (
+        [g for g, h in zip(groups, held, strict=True) if not h],
+        [g for g, h in zip(groups, held, strict=True) if h],
+    )
 
-    def held(article: str) -> bool:
-        digest = hashlib.sha256(article.encode()).digest()
-        return int.from_bytes(digest[:4], "big") / 2**32 < validation_share
 
-    return [g for g in groups if not held(g.article)], [g for g in groups if held(g.article)]
+def validation_reports(folder: Path = DATA_DIR / CASE_REPORTS) -> list[dict]:
+    """The written reports on the validation side, as written (``{"id", "text", ...}``)."""
+    reports = []
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                report = json.loads(line)
+                if held_out(str(report["id"])):
+                    reports.append(report)
+    return reports
 
 
 def pairs(groups: list[Group]) -> list[Pair]:

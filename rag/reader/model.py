@@ -23,6 +23,7 @@ from rag.errors import RagError
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = "reader_qint8.onnx"
+ANSWERING_FILE = "answering.json"
 MAX_TOKENS = 128  # question + sentence word pieces; a longer sentence is cut at the end
 BATCH = 8  # pairs per call, sorted by length
 _lock = threading.Lock()
@@ -78,6 +79,16 @@ class Reader:
         """The probability below which the answerer abstains (calibrated on validation)."""
         calibration = self.model_dir / "calibration.json"
         return float(json.loads(calibration.read_text())["threshold"])
+
+    @cached_property
+    def answering(self) -> dict:
+        """How the answerer uses this reader, fitted on the validation split run through
+        the whole pipeline (``python -m rag.eval.calibrate``): the abstention threshold and
+        the similarity score's weight. Without that file: this threshold, the reader alone."""
+        fitted = self.model_dir / ANSWERING_FILE
+        if fitted.exists():
+            return json.loads(fitted.read_text())
+        return {"threshold": self.threshold, "similarity_weight": 0.0}
 
     def score(self, question: str, sentences: list[str]) -> np.ndarray:
         """Probability that each sentence answers the question, in input order.
