@@ -11,13 +11,18 @@ one card per patient.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
+from rag.embedding import Embedder
 from rag.reader.model import Reader
 
-RULES = "2"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "4"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -45,9 +50,11 @@ SEX_NOUN = re.compile(rf"\b({_FEMALE_NOUNS}|{_MALE_NOUNS})\b", re.I)
 SPINAL_LEVEL = re.compile(r"\b[CTLS]\d{1,2}(?:\s*[-–/]\s*[CTLS]?\d{1,2})?\b")
 # A report about one patient names them so; a study abstract speaks of "patients".
 A_PATIENT = re.compile(
-    r"\b(?:our|the|this) patient\b(?!s)|\b(?:he|she|patient) (?:was )?(?:presented|admitted)\b",
+    r"\b(?:our|the|this) patient\b(?!s)|\b(?:he|she|patient) (?:was )?(?:presented|admitted)\b"
+    r"|\bwas (?:admitted|referred|brought in) (?:with|to|after|for)\b",
     re.I,
 )
+FEW = 3  # fewer case sentences than this: the report is an abstract or a fragment
 PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
 # What a sentence about other patients or the literature looks like.
 OTHER_PATIENTS = re.compile(
@@ -80,6 +87,57 @@ FIELD_CUES = {
         r"|\bat (?:\d+|one|two|three|six|twelve) (?:weeks?|months?|years?)\b|\bremission\b",
     }.items()
 }
+CUE_BONUS = 3.0  # log-odds added for a sentence using the field's words
+# What each field's statements read like, to the embedding model (general examples, not
+# taken from any report CaseQA is measured on).
+FIELD_EXAMPLES = {
+    "complaint": [
+        "The patient presented with a two-week history of pain and fever.",
+        "She complained of headache, vomiting and weakness of the legs.",
+    ],
+    "diagnosis": [
+        "The findings were consistent with a diagnosis of the disease.",
+        "A diagnosis of the syndrome was made.",
+    ],
+    "site": [
+        "The lesion was located in the left lower lobe of the lung.",
+        "The mass involved the spinal canal at the level of the vertebra.",
+    ],
+    "history": [
+        "He had a history of hypertension and diabetes, treated with tablets.",
+        "Her past medical history included asthma and a previous operation.",
+    ],
+    "investigations": [
+        "Magnetic resonance imaging showed a lesion.",
+        "Blood tests revealed a raised white cell count and C-reactive protein.",
+    ],
+    "treatment": [
+        "He underwent surgical resection of the mass.",
+        "She was started on intravenous antibiotics at a dose of 2 g daily.",
+    ],
+    "complications": [
+        "Postoperatively, he developed a wound infection.",
+        "Her course was complicated by a deep vein thrombosis.",
+    ],
+    "outcome": [
+        "At six months of follow-up, she had recovered fully.",
+        "He was discharged home and remained well at one year.",
+    ],
+}
+KIND_WEIGHT = 20.0  # next to log-odds: a cosine 0.1 closer to the kind is worth 2
+# Where in a case's account each field usually stands (0: its first sentence, 1: its
+# last), and the log-odds taken off per unit of distance outside that span.
+USUAL_PLACE = {
+    "complaint": (0.0, 0.25),
+    "history": (0.0, 0.35),
+    "investigations": (0.15, 0.7),
+    "diagnosis": (0.3, 0.8),
+    "site": (0.1, 0.7),
+    "treatment": (0.4, 0.85),
+    "complications": (0.55, 0.95),
+    "outcome": (0.75, 1.0),
+}
+PLACE_PENALTY = 8.0
 NOT_THE_CASE = re.compile(
     r"abstract|summary|discussion|introduction|background|literature|conclusion|reference|learning",
     re.I,
@@ -118,6 +176,8 @@ def patients(sentences: list[tuple[str | None, str]]) -> list[list[str]]:
             for name in marked
         ]
     case = [s for sec, s in sentences if about_this_patient(sec, s)]
+    if len(case) < FEW:  # only an abstract or a fragment: its own framing is all there is
+        case = [s for sec, s in sentences if not OTHER_PATIENTS.search(s)]
     marks = [i for i, s in enumerate(case) if PATIENT_MARK.match(s)]
     if len(marks) < 2:
         return [case]
@@ -169,38 +229,76 @@ def _sex_by_pronouns(sentences: list[str]) -> CardField | None:
     return None
 
 
-def read_fields(reader: Reader, sentences: list[str], threshold: float) -> dict:
-    """Each reader field: among the sentences that use the field's words, the one the
-    reader rates highest; with none, the reader's best if it reaches ``threshold``."""
-    out: dict[str, CardField | None] = {}
-    for name, question in QUESTIONS.items():
-        cued = [s for s in sentences if FIELD_CUES[name].search(s)]
-        pool = cued or sentences
-        scores = reader.score(question, pool) if pool else []
-        best = max(range(len(pool)), key=lambda i: scores[i]) if len(pool) else -1
-        floor = CUED_FLOOR if cued else threshold
-        if best < 0 or scores[best] < floor:
-            out[name] = None
-            continue
-        quote = pool[best]
-        value = ", ".join(dict.fromkeys(SPINAL_LEVEL.findall(quote))) or None
-        out[name] = CardField(value if name == "site" else None, quote)
-    return out
+@dataclass
+class FieldReader:
+    """The answer reader asks each field's question; the embedding model says how much a
+    sentence reads like the kind of statement a field is (``FIELD_EXAMPLES``)."""
+
+    reader: Reader
+    embedder: Embedder
+
+    @property
+    def version(self) -> str:
+        return f"{self.reader.version}:{RULES}"
+
+    @cached_property
+    def kinds(self) -> dict[str, np.ndarray]:
+        """One unit vector per field: the mean of its example sentences."""
+        out = {}
+        for name, examples in FIELD_EXAMPLES.items():
+            mean = self.embedder.encode(examples, progress=False).mean(axis=0)
+            out[name] = mean / np.linalg.norm(mean)
+        return out
+
+    def read_fields(self, sentences: list[str], threshold: float, ordered: bool = True) -> dict:
+        """Each field: the sentence with the best reader log-odds plus its likeness to the
+        field's kind of statement, a bonus for the field's words and, in a report read in
+        order (``ordered``), a penalty outside where the field usually stands; kept only
+        when the reader alone rates it at least ``CUED_FLOOR`` (a sentence with the field's
+        words) or ``threshold``."""
+        out: dict[str, CardField | None] = dict.fromkeys(QUESTIONS)
+        if not sentences:
+            return out
+        vectors = self.embedder.encode(sentences, progress=False)
+        where = np.linspace(0.0, 1.0, len(sentences))
+        for name, question in QUESTIONS.items():
+            log_odds = _log_odds(self.reader.score(question, sentences))
+            cued = np.array([bool(FIELD_CUES[name].search(s)) for s in sentences])
+            score = log_odds + KIND_WEIGHT * (vectors @ self.kinds[name]) + CUE_BONUS * cued
+            if ordered:
+                lo, hi = USUAL_PLACE[name]
+                score -= PLACE_PENALTY * np.maximum(0.0, np.maximum(lo - where, where - hi))
+            best = int(np.argmax(score))
+            floor = CUED_FLOOR if cued[best] else threshold
+            if log_odds[best] >= _log_odds(np.array([floor]))[0]:
+                quote = sentences[best]
+                value = ", ".join(dict.fromkeys(SPINAL_LEVEL.findall(quote))) or None
+                out[name] = CardField(value if name == "site" else None, quote)
+        return out
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def extract_cards(
-    doc_id: str, title: str, chunks: list[Chunk], reader: Reader, threshold: float | None = None
+    doc_id: str,
+    title: str,
+    chunks: list[Chunk],
+    reader: FieldReader,
+    threshold: float | None = None,
 ) -> list[CaseCard]:
     """The cards of one report: none when it presents no patient (no stated age, no
     "the patient")."""
-    threshold = reader.threshold if threshold is None else threshold
+    threshold = reader.reader.threshold if threshold is None else threshold
     groups = patients(document_sentences(chunks))
     cards: list[CaseCard] = []
     for n, sentences in enumerate(groups, start=1):
         age, sex = age_and_sex(sentences)
         if age is None and not any(A_PATIENT.search(x) for x in sentences):
             continue
-        fields = {"age": age, "sex": sex, **read_fields(reader, sentences, threshold)}
+        fields = {"age": age, "sex": sex, **reader.read_fields(sentences, threshold)}
         ages = {age_of(m) for s in sentences for m in AGE.finditer(s)}
         several = len(groups) == 1 and len(ages) > 1
         cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))
@@ -208,11 +306,11 @@ def extract_cards(
 
 
 def stage_cards(
-    writer, new: list[tuple[Document, list[Chunk]]], reader: Reader, progress=None
+    writer, new: list[tuple[Document, list[Chunk]]], reader: FieldReader, progress=None
 ) -> int:
     """Read the cards of new documents, and of indexed ones that this reader has not
     read yet, into the writer's next commit; returns how many documents were read."""
-    version = f"{reader.version}:{RULES}"
+    version = reader.version
     todo = {doc.doc_id: (doc.title, chunks) for doc, chunks in new}
     unread = [] if writer.rebuild else unread_documents(writer.db, version)
     for doc_id in unread:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.cards import stage_cards
+from rag.cards import FieldReader, stage_cards
 from rag.chunking import TokenCounter
 from rag.config import Settings
 from rag.documents import Document, Metadata, Section
@@ -117,7 +117,7 @@ def sync(
             s.common_keys = s.line_keys & common
             writer.add(s)
         if settings.case_cards:
-            reader = reader_for(settings.reader_model)
+            reader = FieldReader(reader_for(settings.reader_model), embedder)
             stage_cards(writer, [(s.doc, s.chunks) for s in staged], reader, tell)
         tell("committing", 0, 1)
         writer.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rag.answering import Answerer
+from rag.cards import FieldReader
 from rag.config import Settings
 from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
@@ -55,7 +56,7 @@ class Pipeline:
         if not summary:
             raise RagError("The patient summary is empty: paste a few sentences about the patient.")
         reader = self.answerer.reader or reader_for(self.settings.reader_model)
-        query = summary_card(summary, reader)
+        query = summary_card(summary, FieldReader(reader, self.embedder))
         vector = self.embedder.encode_query(summary)
         similarity = passage_similarity(self.store, vector)
         cards = self.store.cards()

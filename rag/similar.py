@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.cards import age_and_sex, read_fields
+from rag.cards import FieldReader, age_and_sex
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard
-from rag.reader.model import Reader
 
 AGE_RANGE = 10
 FIELD_WEIGHT = 0.05  # each agreeing field, next to a cosine similarity in [0, 1]
@@ -33,11 +32,13 @@ class Match:
     matched: dict[str, str] = field(default_factory=dict)  # field -> the report's quote
 
 
-def summary_card(summary: str, reader: Reader) -> CaseCard:
-    """The card of a pasted patient summary, read as a tiny case report."""
+def summary_card(summary: str, reader: FieldReader) -> CaseCard:
+    """The card of a pasted patient summary, read as a tiny case report (a summary keeps
+    no order: its fields stand anywhere)."""
     sentences = [summary[s.start : s.end] for s in split_sentences(summary)]
     age, sex = age_and_sex(sentences)
-    fields = {"age": age, "sex": sex, **read_fields(reader, sentences, reader.threshold)}
+    threshold = reader.reader.threshold
+    fields = {"age": age, "sex": sex, **reader.read_fields(sentences, threshold, ordered=False)}
     return CaseCard("summary", "", fields=fields)
 
 

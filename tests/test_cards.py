@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from rag.cards import extract_cards, patients
+from rag.cards import FieldReader, extract_cards, patients
+from rag.config import Settings
 from rag.documents import CardField, CaseCard, Chunk
+from rag.embedding import embedder_for
 from rag.reader.model import reader_for
 from rag.similar import agreeing_fields, rank_cases
 
@@ -30,12 +32,16 @@ Previous cases were reported in 34-year-old and 52-year-old intravenous drug use
 """
 
 
+def _reader() -> FieldReader:
+    return FieldReader(reader_for(), embedder_for(Settings().index))
+
+
 def _chunks(doc_id: str, text: str) -> list[Chunk]:
     return [Chunk(doc_id, 0, text, None, None, None, 0, len(text), 0, chunk_id=1)]
 
 
 def test_two_marked_patients_get_two_cards_and_the_literature_is_not_a_patient():
-    cards = extract_cards("lead", "Lead", _chunks("lead", TWO_PATIENTS), reader_for())
+    cards = extract_cards("lead", "Lead", _chunks("lead", TWO_PATIENTS), _reader())
     assert [(c.patient, c.fields["age"].value, c.fields["sex"].value) for c in cards] == [
         (1, 6, "male"),
         (2, 3, "female"),
@@ -47,7 +53,7 @@ def test_two_marked_patients_get_two_cards_and_the_literature_is_not_a_patient()
 
 
 def test_ages_of_earlier_cases_are_not_the_patients_age():
-    (card,) = extract_cards("sc", "SC", _chunks("sc", ONE_PATIENT_WITH_REVIEW), reader_for())
+    (card,) = extract_cards("sc", "SC", _chunks("sc", ONE_PATIENT_WITH_REVIEW), _reader())
     assert card.fields["age"].value == 71 and card.fields["sex"].value == "female"
     assert not card.several
     assert all("Previous cases" not in f.quote for f in card.fields.values() if f)
@@ -55,7 +61,7 @@ def test_ages_of_earlier_cases_are_not_the_patients_age():
 
 def test_a_text_without_a_patient_gets_no_card():
     text = "Lead is a heavy metal. It accumulates in bone and impairs haem synthesis."
-    assert extract_cards("x", "X", _chunks("x", text), reader_for()) == []
+    assert extract_cards("x", "X", _chunks("x", text), _reader()) == []
     assert patients([(None, text)]) == [[text]]
 
 
