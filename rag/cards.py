@@ -1,11 +1,12 @@
 """Case cards: a case report read as a patient, in cited fields.
 
 Age and sex come from patterns ("A 57-year-old female"); the other fields are questions
-put to the answer reader over the report's own sentences about its patient, and a field
-stays empty unless the reader judges that a sentence answers it: a guess is worse than a
-blank. Sentences about other patients (the literature, earlier cases, tables of them)
-are never quoted. A report whose text separates its patients ("Case 1", "Case 2") gets
-one card per patient.
+put to the answer reader over the report's own sentences about its patient, helped by how
+much a sentence reads like that field's kind of statement and where it stands in the
+account (``FieldReader``). A field stays empty unless the reader itself rates its sentence
+above a floor: a guess is worse than a blank. Sentences about other patients (the
+literature, earlier cases, tables of them) are never quoted. A report whose text
+separates its patients ("Case 1", "Case 2") gets one card per patient.
 """
 
 from __future__ import annotations
