@@ -74,4 +74,3 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "sweep")}, indent=2))
     return 0
-
