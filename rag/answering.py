@@ -194,8 +194,11 @@ class Answerer:
         if best < self.threshold:
             reason = "No sentence of the closest passages answers the question closely enough."
             return self._abstain(question, hits, best, reason)
-        rest = [i for i in range(len(candidates)) if i not in set(leading)]
-        rest.sort(key=lambda i: -candidates[i].score)
+        may_lead = set(leading)
+        rest = sorted(
+            (i for i in range(len(candidates)) if i not in may_lead),
+            key=lambda i: -candidates[i].score,
+        )
         chosen = self._more(candidates, leading + rest)
         lead = self._confidence(candidates[chosen[0]])
         return self._compose(question, hits, [candidates[i] for i in chosen], lead)
