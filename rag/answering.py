@@ -14,7 +14,6 @@ split (``python -m rag.eval.calibrate``, which fits the weight and the threshold
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
-from rag.reader.model import Reader
+from rag.reader.model import Reader, log_odds
 from rag.store import Store
 from rag.terms import STOPWORDS
 
@@ -118,7 +117,7 @@ class Answerer:
         """Quotable sentences of the top passages (with stored vectors where indexed)."""
         top = hits[: self.settings.answer_passages]
         stored = {}
-        if self.store:
+        if self.store and (not self.reader or self.similarity_weight):
             stored = self.store.sentences(h.chunk.chunk_id for h in top)
         out: list[Candidate] = []
         for hit in top:
@@ -148,9 +147,9 @@ class Answerer:
     @staticmethod
     def rank_by_reader(candidates: list[Candidate], weight: float) -> None:
         """Rank by the reader's log-odds plus the weighted similarity score."""
-        for c in candidates:
-            p = min(max(c.probability, 1e-6), 1 - 1e-6)
-            c.score = math.log(p / (1 - p)) + weight * c.similarity
+        odds = log_odds([c.probability for c in candidates])
+        for c, o in zip(candidates, odds, strict=True):
+            c.score = float(o) + weight * c.similarity
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         candidates = self.candidates(hits)

@@ -21,7 +21,7 @@ from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.embedding import Embedder
-from rag.reader.model import Reader
+from rag.reader.model import Reader, log_odds
 
 RULES = "4"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
@@ -242,6 +242,10 @@ class FieldReader:
     def version(self) -> str:
         return f"{self.reader.version}:{RULES}"
 
+    @property
+    def threshold(self) -> float:
+        return self.reader.threshold
+
     @cached_property
     def kinds(self) -> dict[str, np.ndarray]:
         """One unit vector per field: the mean of its example sentences."""
@@ -263,24 +267,19 @@ class FieldReader:
         vectors = self.embedder.encode(sentences, progress=False)
         where = np.linspace(0.0, 1.0, len(sentences))
         for name, question in QUESTIONS.items():
-            log_odds = _log_odds(self.reader.score(question, sentences))
+            odds = log_odds(self.reader.score(question, sentences))
             cued = np.array([bool(FIELD_CUES[name].search(s)) for s in sentences])
-            score = log_odds + KIND_WEIGHT * (vectors @ self.kinds[name]) + CUE_BONUS * cued
+            score = odds + KIND_WEIGHT * (vectors @ self.kinds[name]) + CUE_BONUS * cued
             if ordered:
                 lo, hi = USUAL_PLACE[name]
                 score -= PLACE_PENALTY * np.maximum(0.0, np.maximum(lo - where, where - hi))
             best = int(np.argmax(score))
             floor = CUED_FLOOR if cued[best] else threshold
-            if log_odds[best] >= _log_odds(np.array([floor]))[0]:
+            if odds[best] >= log_odds(floor):
                 quote = sentences[best]
                 value = ", ".join(dict.fromkeys(SPINAL_LEVEL.findall(quote))) or None
                 out[name] = CardField(value if name == "site" else None, quote)
         return out
-
-
-def _log_odds(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def extract_cards(
@@ -292,7 +291,7 @@ def extract_cards(
 ) -> list[CaseCard]:
     """The cards of one report: none when it presents no patient (no stated age, no
     "the patient")."""
-    threshold = reader.reader.threshold if threshold is None else threshold
+    threshold = reader.threshold if threshold is None else threshold
     groups = patients(document_sentences(chunks))
     cards: list[CaseCard] = []
     for n, sentences in enumerate(groups, start=1):

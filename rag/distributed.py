@@ -260,6 +260,10 @@ class ShardEmbedder(Embedder):
         self.hits = 0
         self.misses = 0
 
+    def local(self) -> Embedder:
+        """The plain model (shared per process): texts outside the shards, not misses."""
+        return Embedder(self.model_dir, self.device, self.batch_size, self.backend)
+
     def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         if not texts:
             return super().encode(texts, progress)

@@ -126,6 +126,11 @@ class Embedder:
 
         return lru_cache(maxsize=512)(lambda t: self.encode([t], progress=False)[0])
 
+    def local(self) -> Embedder:
+        """The embedder for work that is not the index's own vectors (case cards): this
+        one, unless it answers from elsewhere (``rag.distributed.ShardEmbedder``)."""
+        return self
+
     def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

@@ -117,10 +117,7 @@ def sync(
             s.common_keys = s.line_keys & common
             writer.add(s)
         if settings.case_cards:
-            # A sync's embedder may answer from precomputed shards (rag.distributed);
-            # reading cards is local work, done with the plain model.
-            plain = embedder if type(embedder) is Embedder else embedder_for(settings.index)
-            reader = FieldReader(reader_for(settings.reader_model), plain)
+            reader = FieldReader(reader_for(settings.reader_model), embedder.local())
             stage_cards(writer, [(s.doc, s.chunks) for s in staged], reader, tell)
         tell("committing", 0, 1)
         writer.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from rag.answering import Answerer
 from rag.cards import FieldReader
 from rag.config import Settings
@@ -55,8 +57,7 @@ class Pipeline:
         summary = (summary or "").strip()
         if not summary:
             raise RagError("The patient summary is empty: paste a few sentences about the patient.")
-        reader = self.answerer.reader or reader_for(self.settings.reader_model)
-        query = summary_card(summary, FieldReader(reader, self.embedder))
+        query = summary_card(summary, self.field_reader)
         vector = self.embedder.encode_query(summary)
         similarity = passage_similarity(self.store, vector)
         cards = self.store.cards()
@@ -66,6 +67,12 @@ class Pipeline:
             CaseCard(d.doc_id, d.title) for d in self.store.documents() if d.doc_id not in carded
         ]
         return query, rank_cases(summary, query, cards, similarity)[:k]
+
+    @cached_property
+    def field_reader(self) -> FieldReader:
+        """Reads a summary's card; built once, since it embeds each field's examples."""
+        reader = self.answerer.reader or reader_for(self.settings.reader_model)
+        return FieldReader(reader, self.embedder)
 
     def ask(self, *request, **options) -> Answer:
         """A cited answer, or an abstention (the arguments of :meth:`query`)."""

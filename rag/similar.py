@@ -37,8 +37,9 @@ def summary_card(summary: str, reader: FieldReader) -> CaseCard:
     no order: its fields stand anywhere)."""
     sentences = [summary[s.start : s.end] for s in split_sentences(summary)]
     age, sex = age_and_sex(sentences)
-    threshold = reader.reader.threshold
-    fields = {"age": age, "sex": sex, **reader.read_fields(sentences, threshold, ordered=False)}
+    fields = {
+        "age": age, "sex": sex, **reader.read_fields(sentences, reader.threshold, ordered=False)
+    }  # fmt: skip
     return CaseCard("summary", "", fields=fields)
 
 

@@ -82,9 +82,9 @@ def outcomes(folder: Path) -> list[Outcome]:
                 answerer.rank_by_reader(candidates, weight)
             answer = answerer.decide(query, hits, candidates)
             outcome.right[weight] = bool(score_answer(q, answer)["answer_correct"])
-            if not answer.abstained:
-                leading = answerer.eligible(query, candidates)
-                outcome.best = answerer.best_confidence(candidates, leading)
+        if not answer.abstained:  # what may lead, and its best, do not move with the weight
+            leading = answerer.eligible(query, candidates)
+            outcome.best = answerer.best_confidence(candidates, leading)
         out.append(outcome)
     return out
 

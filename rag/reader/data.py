@@ -120,36 +120,32 @@ def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
     """
     rng = random.Random(seed)
     groups: list[Group] = []
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            report = json.loads(line)
-            text = report["text"]
-            spans = [s for line in _lines(text) for s in _sentences_at(text, *line)]
-            sentences = [text[a:b] for a, b in spans]
-            for n, qa in enumerate(report["questions"]):
-                answer = qa.get("answer")
-                held = _holding(spans, text.find(answer)) if answer else None
-                if answer and (
-                    held is None
-                    or text.count(answer) != 1
-                    or text.find(answer) + len(answer) > spans[held][1]
-                ):
-                    continue  # no single sentence holds the span: no clean label
-                skip = {held} if held is not None else set()
-                keep = sorted(skip) + _pick(
-                    qa["q"], sentences, skip, CASE_HARD_NEGATIVES, CASE_RANDOM_NEGATIVES, rng
+    for report in _reports(Path(folder)):
+        text = report["text"]
+        spans = [s for line in _lines(text) for s in _sentences_at(text, *line)]
+        sentences = [text[a:b] for a, b in spans]
+        for n, qa in enumerate(report["questions"]):
+            answer = qa.get("answer")
+            held = _holding(spans, text.find(answer)) if answer else None
+            if answer and (
+                held is None
+                or text.count(answer) != 1
+                or text.find(answer) + len(answer) > spans[held][1]
+            ):
+                continue  # no single sentence holds the span: no clean label
+            skip = {held} if held is not None else set()
+            keep = sorted(skip) + _pick(
+                qa["q"], sentences, skip, CASE_HARD_NEGATIVES, CASE_RANDOM_NEGATIVES, rng
+            )
+            groups.append(
+                Group(
+                    f"{report['id']}-{n}",
+                    qa["q"],
+                    [sentences[i] for i in keep],
+                    {0} if skip else set(),
+                    str(report["id"]),
                 )
-                groups.append(
-                    Group(
-                        f"{report['id']}-{n}",
-                        qa["q"],
-                        [sentences[i] for i in keep],
-                        {0} if skip else set(),
-                        str(report["id"]),
-                    )
-                )
+            )
     return groups
 
 
@@ -212,16 +208,17 @@ def split_by_hash(groups: list[Group], validation_share: float) -> tuple[list[Gr
     )
 
 
-def validation_reports(folder: Path = DATA_DIR / CASE_REPORTS) -> list[dict]:
-    """The written reports on the validation side, as written (``{"id", "text", ...}``)."""
-    reports = []
-    for path in sorted(Path(folder).glob("*.jsonl")):
+def _reports(folder: Path):
+    """Each written report of ``folder/*.jsonl``, one per line, in file order."""
+    for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                report = json.loads(line)
-                if held_out(str(report["id"])):
-                    reports.append(report)
-    return reports
+                yield json.loads(line)
+
+
+def validation_reports(folder: Path = DATA_DIR / CASE_REPORTS) -> list[dict]:
+    """The written reports on the validation side, as written (``{"id", "text", ...}``)."""
+    return [r for r in _reports(Path(folder)) if held_out(str(r["id"]))]
 
 
 def pairs(groups: list[Group]) -> list[Pair]:

@@ -112,6 +112,12 @@ class Reader:
         return np.array([probability[s] for s in sentences], dtype=np.float32)
 
 
+def log_odds(probability) -> np.ndarray:
+    """The reader's probabilities back on its log-odds scale, where other evidence adds."""
+    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def reader_for(model_dir: str | Path = "", model_file: str = MODEL_FILE) -> Reader:
     """One loaded reader per model file and process (``model_dir`` empty: the shipped one)."""
     key = (str(model_dir or MODEL_DIR), model_file)
