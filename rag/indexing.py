@@ -114,7 +114,6 @@ def sync(
         embed_staged(staged, spec, embedder, progress)
         report.chunks_embedded = sum(len(s.chunks) for s in staged)
         for s in staged:
-            s.common_keys = s.line_keys & common
             writer.add(s)
         if settings.case_cards:
             reader = FieldReader(reader_for(settings.reader_model), embedder.local())
@@ -188,6 +187,7 @@ def _load_and_chunk(
         report.warnings += [(str(item.path), message) for message in said]
         doc.doc_id = item.doc_id
         item.staged = stage(doc, spec, counter, item.line_keys)
+        item.staged.common_keys = item.line_keys & common
     return [p for p in pending if p.staged is not None]
 
 
@@ -311,7 +311,7 @@ def _assign_ids(
             continue  # cleaned again below, with its catalog entry
         if f is not None and str(f) == old.source and catalog.get(f.name):
             doc = _described(old, old.doc_id, f, catalog[f.name])
-            if Metadata.of(old.info).as_dict() != Metadata.of(doc).as_dict():
+            if Metadata.of(old.info) != Metadata.of(doc):
                 writer.update_source(old.doc_id, doc)
     for item in pending:
         if item.previous is not None and (item.reclean or item.previous.doc_id not in used):

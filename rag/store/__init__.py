@@ -8,18 +8,9 @@ catalog names. One writer at a time holds an ``flock`` on ``write.lock``; the ke
 releases it when the writer dies, so a stale lock cannot block the next run.
 """
 
-from rag.store.catalog import (
-    CATALOG,
-    DOC_COLUMNS,
-    LOCK,
-    SCHEMA,
-    SCHEMA_VERSION,
-    connect,
-    doc_info,
-    faiss_path,
-)
-from rag.store.lexical import BM25_B, BM25_K1, RESCORE_POOL
-from rag.store.reader import PIN_TRIES, Store
+from rag.store.catalog import CATALOG, faiss_path
+from rag.store.lexical import BM25_B, BM25_K1
+from rag.store.reader import Store
 from rag.store.spec import IndexSpec
 from rag.store.writer import StagedDoc, StoredDoc, Writer, open_writer
 
@@ -27,19 +18,11 @@ __all__ = [
     "BM25_B",
     "BM25_K1",
     "CATALOG",
-    "DOC_COLUMNS",
-    "LOCK",
-    "PIN_TRIES",
-    "RESCORE_POOL",
-    "SCHEMA",
-    "SCHEMA_VERSION",
     "IndexSpec",
     "Store",
     "StagedDoc",
     "StoredDoc",
     "Writer",
-    "connect",
-    "doc_info",
     "faiss_path",
     "open_writer",
 ]
