@@ -140,6 +140,8 @@ def write_card(out: Path, report: dict) -> None:
         _row(f"int8, {name}", v) for name, v in report.get("validation_int8_by_source", {}).items()
     )
     sources = ", ".join(report.get("sources", []))
+    new = report.get("new_reports")
+    earlier = f" (new written reports: {', '.join(new)}; the earlier ones count as one source)"
     (out / "MODEL_CARD.md").write_text(
         f"""# CaseQA answer reader
 
@@ -157,8 +159,8 @@ abstains when none reaches the calibrated threshold.
   the sentences closest to the question in words plus a few at random are negative (the
   other sentences of the paragraph, for SQuAD); every sentence of an unanswerable
   question is negative. At most {report.get("replay") or "all"} questions of each older
-  source are replayed. Not used: PubMedQA (a benchmark CaseQA reports), the gold sets in
-  `eval/`, the BEIR benchmarks.
+  source are replayed{earlier if new else ""}. Not used: PubMedQA (a benchmark CaseQA
+  reports), the gold sets in `eval/`, the BEIR benchmarks.
 - **Split**: whole articles held out (written reports by the hash of their id, a fifth;
   10% of the others). The threshold is calibrated on the validation split of:
   {report.get("calibrated_on", "all")} ({v8["questions"]} questions).

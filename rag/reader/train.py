@@ -55,16 +55,23 @@ def _encode(tokenizer, batch: list[Pair]):
     )
 
 
+def _is_new(group: Group, writers: list[str]) -> bool:
+    """A written report's question from one of ``writers`` (``w13`` for ``w13-04``), or
+    any written report's when no writers are named."""
+    return not writers or group.article.split("-")[0] in writers
+
+
 def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict]:
-    """The training question groups (other sources replayed ``args.replay`` times) and the
-    validation split, both cut down by ``--limit``."""
+    """The training question groups and the validation split, both cut down by ``--limit``.
+    The new written reports are taken whole; the other sources, and the written reports
+    of earlier rounds when ``--new-reports`` names the new ones, are replayed (``--replay``)."""
     by_source, validation = training_sets(
         args.data_dir, args.validation_share, SEED, tuple(args.sources)
     )
-    train_groups = [
-        g
-        for name, groups in by_source.items()
-        for g in (_replayed(groups, args.replay, rng) if name != CASE_REPORTS else groups)
+    reports = by_source.pop(CASE_REPORTS, [])
+    by_source["earlier reports"] = [g for g in reports if not _is_new(g, args.new_reports)]
+    train_groups = [g for g in reports if _is_new(g, args.new_reports)] + [
+        g for groups in by_source.values() for g in _replayed(groups, args.replay, rng)
     ]
     if args.limit:
         train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
@@ -135,6 +142,7 @@ def train(args: argparse.Namespace) -> Path:
         base=base.parent.name if base.name == "model" else base.name,
         sources=list(args.sources),
         replay=args.replay,
+        new_reports=args.new_reports,
         train_questions=len(train_groups),
         train_pairs=sum(len(b) for b in batches),
         steps=len(batches),
@@ -165,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", default=list(SOURCES), help="data files used")
     parser.add_argument(
         "--replay", type=int, default=0, help="at most this many groups per older source (0: all)"
+    )
+    parser.add_argument(
+        "--new-reports",
+        nargs="*",
+        default=[],
+        metavar="WRITER",
+        help="train on these writers' reports (w13 ...) and replay the others (default: all)",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     train(parser.parse_args(argv))
