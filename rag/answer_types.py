@@ -18,6 +18,7 @@ from dataclasses import dataclass
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _NUMBER = r"(?:\d+(?:\.\d+)?|" + _NUMBER_WORDS + ")"
 _UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
+DRUG_BEFORE, DRUG_AFTER = 50, 80  # characters around a named drug where its fact may stand
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,18 @@ class AnswerType:
     answer: re.Pattern
     phrase: str  # "an age": what the page says no passage states
 
-    def stated_in(self, sentence: str) -> bool:
-        return self.answer.search(sentence) is not None
+    def stated_in(self, sentence: str, drugs: tuple[str, ...] = ()) -> bool:
+        """Whether the sentence states this kind of fact; for a question that names drugs,
+        next to one of them ("What dose of vancomycin?" is not answered by a sentence that
+        names vancomycin and gives another drug's dose)."""
+        if not drugs:
+            return self.answer.search(sentence) is not None
+        lower = sentence.lower()
+        return any(
+            self.answer.search(sentence, max(0, m.start() - DRUG_BEFORE), m.end() + DRUG_AFTER)
+            for drug in drugs
+            for m in re.finditer(re.escape(drug), lower)
+        )
 
 
 def _type(

@@ -163,7 +163,8 @@ class Answerer:
         order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
         wanted = query.wanted if self.settings.answer_types else None
         if wanted:
-            order = [i for i in order if wanted.stated_in(candidates[i].sentence)]
+            drugs = query.drugs
+            order = [i for i in order if wanted.stated_in(candidates[i].sentence, drugs)]
         return order
 
     def best_confidence(self, candidates: list[Candidate], leading: list[int]) -> float:

@@ -49,6 +49,30 @@ def test_a_sentence_states_the_type_or_not(question, states, does_not_state):
     assert not kind.stated_in(does_not_state)
 
 
+@pytest.mark.parametrize(
+    ("question", "states", "does_not_state"),
+    [
+        (
+            "What dose of methotrexate was she given?",
+            "Methotrexate 15 mg weekly was started with folic acid.",
+            "Methotrexate was stopped when her liver enzymes rose to three times normal, and "
+            "after a fortnight prednisolone 40 mg daily was started.",
+        ),
+        (
+            "For how long was vancomycin continued?",
+            "Vancomycin was continued for six weeks.",
+            "Vancomycin was replaced by oral linezolid once the cultures and the sensitivities "
+            "came back, and linezolid was continued for six weeks.",
+        ),
+    ],
+)
+def test_a_named_drugs_fact_must_stand_next_to_that_drug(question, states, does_not_state):
+    kind, drugs = expected_type(question), tuple(named_drugs(question))
+    assert kind.stated_in(states, drugs)
+    assert kind.stated_in(does_not_state)  # the fact is there, for another drug
+    assert not kind.stated_in(does_not_state, drugs)
+
+
 def test_drug_names_are_found_by_their_stems_and_common_words_are_not():
     assert named_drugs("Is etanercept or methotrexate better than prednisolone?") == [
         "etanercept",
