@@ -23,7 +23,7 @@ from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.embedding import Embedder
 from rag.reader.model import Reader, log_odds
 
-RULES = "4"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "5"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -66,7 +66,7 @@ OTHER_PATIENTS = re.compile(
 # The words a report uses when it states each field. A field is read from the sentences
 # that use them (the reader picks among those); with none, the reader alone must reach
 # its threshold. Like answer types: a sentence states a kind of fact, not just a topic.
-CUED_FLOOR = 0.02  # a sentence using the field's words still needs this much of the reader
+CUED_FLOOR = 0.003  # a sentence using the field's words still needs this much of the reader
 FIELD_CUES = {
     name: re.compile(pattern, re.I)
     for name, pattern in {
@@ -88,7 +88,7 @@ FIELD_CUES = {
         r"|\bat (?:\d+|one|two|three|six|twelve) (?:weeks?|months?|years?)\b|\bremission\b",
     }.items()
 }
-CUE_BONUS = 3.0  # log-odds added for a sentence using the field's words
+CUE_BONUS = 7.0  # log-odds added for a sentence using the field's words
 # What each field's statements read like, to the embedding model (general examples, not
 # taken from any report CaseQA is measured on).
 FIELD_EXAMPLES = {
@@ -125,7 +125,7 @@ FIELD_EXAMPLES = {
         "He was discharged home and remained well at one year.",
     ],
 }
-KIND_WEIGHT = 20.0  # next to log-odds: a cosine 0.1 closer to the kind is worth 2
+KIND_WEIGHT = 10.0  # next to log-odds: a cosine 0.1 closer to the kind is worth 1
 # Where in a case's account each field usually stands (0: its first sentence, 1: its
 # last), and the log-odds taken off per unit of distance outside that span.
 USUAL_PLACE = {
@@ -138,7 +138,8 @@ USUAL_PLACE = {
     "complications": (0.55, 0.95),
     "outcome": (0.75, 1.0),
 }
-PLACE_PENALTY = 8.0
+# The four weights above were picked on the development cards for the shipped reader.
+PLACE_PENALTY = 12.0
 NOT_THE_CASE = re.compile(
     r"abstract|summary|discussion|introduction|background|literature|conclusion|reference|learning",
     re.I,
