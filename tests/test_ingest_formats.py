@@ -225,6 +225,20 @@ def test_html_main_content_metadata_and_captions(tmp_path):
     assert "candle-wax drippings" in doc.sections[-1].text
 
 
+def test_a_page_whose_date_the_metadata_reader_cannot_parse_is_still_indexed(tmp_path):
+    """A reference's "2020;11:55-63." reads to htmldate as 11:55 at an offset of -63 hours,
+    and its date check raises: the page keeps its text and its own title."""
+    page = (
+        "<html><head><title>Gout of the patella in a young man</title></head><body>"
+        f"<h1>Gout of the patella in a young man</h1><p>{LEFT}</p><p>{RIGHT}</p>"
+        "<h2>References</h2><ol><li>Roe P. Patellar tophi. <i>J Knee Case Rep</i> "
+        "2020;11:55-63.</li></ol></body></html>"
+    )
+    doc = load(tmp_path, "patella.html", page)
+    assert doc.title == "Gout of the patella in a young man"
+    assert "temporal artery biopsy" in doc.text
+
+
 @pytest.mark.parametrize("suffix", [".htm", ".html"])
 def test_html_page_without_an_article_is_reported(tmp_path, suffix):
     from rag.errors import RagError

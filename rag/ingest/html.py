@@ -78,12 +78,11 @@ def _metadata(tree, data: bytes) -> dict:
     )
     pmid = first("citation_pmid")
     if not title or not date:
-        import trafilatura
-
-        found = trafilatura.extract_metadata(data)
+        found = _found_metadata(data)
         if found is not None:
             title = title or (found.title or "")
             date = date or (found.date or "")
+        title = title or re.sub(r"\s+", " ", tree.findtext(".//title") or "").strip()
     if title:
         meta["title"] = title
     if authors:
@@ -97,6 +96,18 @@ def _metadata(tree, data: bytes) -> dict:
     if pmid.isdigit():
         meta["pmid"] = pmid
     return meta
+
+
+def _found_metadata(data: bytes):
+    """trafilatura's reading of the page's title and date, or None when it fails: its date
+    finder (htmldate) raises on a reference such as "2020;11:55-63." (11:55 at an offset of
+    -63 hours), and a date is not worth losing the page for."""
+    import trafilatura
+
+    try:
+        return trafilatura.extract_metadata(data)
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def _captions(tree) -> list[Section]:
