@@ -132,12 +132,15 @@ def test_an_index_without_sentence_vectors_still_answers(seed_corpus, tmp_path):
 
 def test_confidence_words_say_what_judged_the_sentences(pipeline):
     question = "Which suture closed the dural tear?"
-    similarity = pipeline.ask(question)
+    assert pipeline.ask(question).judged_by == "reader"  # the default
+    query, hits = pipeline.query(question), pipeline.search(question)
+    off = Answerer(pipeline.embedder, Settings(reader=False).answering, pipeline.store)
+    similarity = off.answer(query, hits)
     assert similarity.judged_by == "similarity"
     assert not similarity.abstained and confidence_words(similarity) == "closest match"
     settings = Settings(reader_threshold=0.0001).answering
     reader = Answerer(pipeline.embedder, settings, pipeline.store, reader_for())
-    judged = reader.answer(pipeline.query(question), similarity.hits)
+    judged = reader.answer(query, hits)
     assert judged.judged_by == "reader"
     assert confidence_words(judged) in {"likely answers", "may answer"}
 
