@@ -1,10 +1,10 @@
 """Extractive, cited answers: sentences quoted verbatim from retrieved passages, or abstain.
 
-By default the quotable sentences of the top passages are scored by cosine similarity to
-the question plus the share of question words they hold; with ``reader=true`` the answer
-reader (``rag.reader``) judges them too, giving each the probability that it answers. The
-answer leads with the best sentence and adds others that score nearly as well (with the
-reader: that it judges to answer too). It abstains when even the best is under the
+The answer reader (``rag.reader``, on by default) judges the quotable sentences of the top
+passages, giving each the probability that it answers; they are also scored by cosine
+similarity to the question plus the share of question words they hold, which alone ranks
+them with ``reader=false``. The answer leads with the best sentence and adds others that
+score nearly as well (with the reader: that it judges to answer too). It abstains when even the best is under the
 threshold: ``abstain_threshold`` for the similarity score, or the reader's probability
 under its calibrated threshold. With the reader, the lead is ranked by the reader's
 log-odds plus ``similarity_weight`` times the similarity score: the two disagree on
@@ -163,8 +163,7 @@ class Answerer:
         order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
         wanted = query.wanted if self.settings.answer_types else None
         if wanted:
-            drugs = query.drugs
-            order = [i for i in order if wanted.stated_in(candidates[i].sentence, drugs)]
+            order = [i for i in order if wanted.stated_in(candidates[i].sentence, query.drugs)]
         return order
 
     def best_confidence(self, candidates: list[Candidate], leading: list[int]) -> float:
