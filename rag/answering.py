@@ -4,12 +4,13 @@ The answer reader (``rag.reader``, on by default) judges the quotable sentences 
 passages, giving each the probability that it answers; they are also scored by cosine
 similarity to the question plus the share of question words they hold, which alone ranks
 them with ``reader=false``. The answer leads with the best sentence and adds others that
-score nearly as well (with the reader: that it judges to answer too). It abstains when even the best is under the
-threshold: ``abstain_threshold`` for the similarity score, or the reader's probability
-under its calibrated threshold. With the reader, the lead is ranked by the reader's
-log-odds plus ``similarity_weight`` times the similarity score: the two disagree on
-different questions, and together they put the answer first more often on the validation
-split (``python -m rag.eval.calibrate``, which fits the weight and the threshold).
+score nearly as well (with the reader: that it judges to answer too). It abstains when
+even the best is under the threshold: ``abstain_threshold`` for the similarity score, or
+the reader's probability under its calibrated threshold. With the reader, the lead is
+ranked by the reader's log-odds plus ``similarity_weight`` times the similarity score:
+the two disagree on different questions, and together they put the answer first more
+often on the validation split (``python -m rag.eval.calibrate``, which fits the weight
+and the threshold).
 """
 
 from __future__ import annotations
