@@ -1,19 +1,31 @@
 """Sanity check for eval/heldout2/gold.jsonl (run from repo root or this folder)."""
-import html, json, os, re, sys
+
+import html
+import json
+import os
+import re
+import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 corpus = os.path.join(here, "corpus")
 
+
 def text_of(path):
-    t = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        t = f.read()
     if path.endswith(".html"):
         t = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", t, flags=re.S)
         t = html.unescape(re.sub(r"<[^>]+>", "", t))
     return t
 
-docs = {os.path.splitext(f)[0]: text_of(os.path.join(corpus, f))
-        for f in sorted(os.listdir(corpus)) if f.endswith((".txt", ".md", ".html"))}
-rows = [json.loads(l) for l in open(os.path.join(here, "gold.jsonl"), encoding="utf-8")]
+
+docs = {
+    os.path.splitext(f)[0]: text_of(os.path.join(corpus, f))
+    for f in sorted(os.listdir(corpus))
+    if f.endswith((".txt", ".md", ".html"))
+}
+with open(os.path.join(here, "gold.jsonl"), encoding="utf-8") as f:
+    rows = [json.loads(line) for line in f]
 ids = [r["id"] for r in rows]
 errors = []
 if len(ids) != len(set(ids)):
