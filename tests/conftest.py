@@ -26,8 +26,8 @@ def seed_corpus(tmp_path_factory) -> Path:
 def seed_settings(seed_corpus, tmp_path_factory):
     from rag.config import load_settings
 
-    # The shared index also stores sentence vectors (off by default), so that the options
-    # ranking by them are covered; test_reader.py checks an index built with the defaults.
+    # The shared index stores sentence vectors (the default, said here so that the options
+    # ranking by them stay covered); test_reader.py checks an index built without them.
     return load_settings(
         corpus_dir=seed_corpus, index_dir=tmp_path_factory.mktemp("index"), sentence_vectors=True
     )
