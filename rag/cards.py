@@ -1,29 +1,34 @@
 """Case cards: a case report read as a patient, in cited fields.
 
-Age and sex come from patterns ("A 57-year-old female"); the other fields are questions
-put to the answer reader over the report's own sentences about its patient, helped by how
-much a sentence reads like that field's kind of statement and where it stands in the
-account (``FieldReader``). A field stays empty unless the reader itself rates its sentence
-above a floor: a guess is worse than a blank. Sentences about other patients (the
-literature, earlier cases, tables of them) are never quoted. A report whose text
-separates its patients ("Case 1", "Case 2") gets one card per patient.
-"""
+Age and sex come from patterns ("A 57-year-old female"); each other field quotes the
+sentence of the report's own account of its patient that the field model
+(``rag/card_model.py``, fitted on hand-made cards of the written training reports) scores
+best from the answer reader's reply to the field's question, how much the sentence reads
+like that field's kind of statement, its words, where it stands and its section heading.
+A field stays empty when the model's "none" wins: a guess is worse than a blank.
+Sentences about other patients (the literature, earlier cases, tables of them) are never
+quoted. A report whose text separates its patients ("Case 1", "Case 2") gets one card
+per patient."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
+from rag.card_model import FieldModel
 from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.embedding import Embedder
-from rag.reader.model import Reader, log_odds
+from rag.reader.model import MODEL_DIR, Reader, log_odds
 
-RULES = "5"  # bumped when the extraction rules change: indexed cards are then read again
+FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
+RULES = "6"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -63,10 +68,8 @@ OTHER_PATIENTS = re.compile(
     r"|\bseries\b|\breview\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)",
     re.I,
 )
-# The words a report uses when it states each field. A field is read from the sentences
-# that use them (the reader picks among those); with none, the reader alone must reach
-# its threshold. Like answer types: a sentence states a kind of fact, not just a topic.
-CUED_FLOOR = 0.003  # a sentence using the field's words still needs this much of the reader
+# The words a report uses when it states each field. Like answer types: a sentence states
+# a kind of fact, not just a topic.
 FIELD_CUES = {
     name: re.compile(pattern, re.I)
     for name, pattern in {
@@ -88,7 +91,20 @@ FIELD_CUES = {
         r"|\bat (?:\d+|one|two|three|six|twelve) (?:weeks?|months?|years?)\b|\bremission\b",
     }.items()
 }
-CUE_BONUS = 7.0  # log-odds added for a sentence using the field's words
+# Section headings that name a field ("Treatment", "Outcome and follow-up").
+FIELD_HEADINGS = {
+    name: re.compile(pattern, re.I)
+    for name, pattern in {
+        "complaint": r"present|case (?:report|description)|clinical",
+        "diagnosis": r"diagnos",
+        "site": r"imaging|finding",
+        "history": r"history",
+        "investigations": r"investigat|imaging|laborator|patholog|histolog|finding|work-?up",
+        "treatment": r"treatment|management|operati|surg|therap|procedure|intervention",
+        "complications": r"complicat|course",
+        "outcome": r"outcome|follow|prognosis",
+    }.items()
+}
 # What each field's statements read like, to the embedding model (general examples, not
 # taken from any report CaseQA is measured on).
 FIELD_EXAMPLES = {
@@ -125,9 +141,7 @@ FIELD_EXAMPLES = {
         "He was discharged home and remained well at one year.",
     ],
 }
-KIND_WEIGHT = 10.0  # next to log-odds: a cosine 0.1 closer to the kind is worth 1
-# Where in a case's account each field usually stands (0: its first sentence, 1: its
-# last), and the log-odds taken off per unit of distance outside that span.
+# Where in a case's account each field usually stands (0: its first sentence, 1: its last).
 USUAL_PLACE = {
     "complaint": (0.0, 0.25),
     "history": (0.0, 0.35),
@@ -138,8 +152,6 @@ USUAL_PLACE = {
     "complications": (0.55, 0.95),
     "outcome": (0.75, 1.0),
 }
-# The four weights above were picked on the development cards for the shipped reader.
-PLACE_PENALTY = 12.0
 NOT_THE_CASE = re.compile(
     r"abstract|summary|discussion|introduction|background|literature|conclusion|reference|learning",
     re.I,
@@ -168,19 +180,19 @@ def about_this_patient(section: str | None, sentence: str) -> bool:
     return not (OTHER_PATIENTS.search(sentence) or FRAMING.search(sentence))
 
 
-def patients(sentences: list[tuple[str | None, str]]) -> list[list[str]]:
-    """The case text split per patient where the report marks them ("Case 1", "Case 2"),
-    by section headings or by lines of their own."""
+def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | None, str]]]:
+    """The case's (section, sentence) pairs split per patient where the report marks them
+    ("Case 1", "Case 2"), by section headings or by lines of their own."""
     marked = list(dict.fromkeys(sec for sec, _ in sentences if sec and PATIENT_MARK.match(sec)))
     if len(marked) >= 2:
         return [
-            [s for sec, s in sentences if sec == name and not OTHER_PATIENTS.search(s)]
+            [(sec, s) for sec, s in sentences if sec == name and not OTHER_PATIENTS.search(s)]
             for name in marked
         ]
-    case = [s for sec, s in sentences if about_this_patient(sec, s)]
+    case = [(sec, s) for sec, s in sentences if about_this_patient(sec, s)]
     if len(case) < FEW:  # only an abstract or a fragment: its own framing is all there is
-        case = [s for sec, s in sentences if not OTHER_PATIENTS.search(s)]
-    marks = [i for i, s in enumerate(case) if PATIENT_MARK.match(s)]
+        case = [(sec, s) for sec, s in sentences if not OTHER_PATIENTS.search(s)]
+    marks = [i for i, (_, s) in enumerate(case) if PATIENT_MARK.match(s)]
     if len(marks) < 2:
         return [case]
     return [case[a:b] for a, b in zip(marks, [*marks[1:], len(case)], strict=True)]
@@ -240,12 +252,19 @@ class FieldReader:
     embedder: Embedder
 
     @property
-    def version(self) -> str:
-        return f"{self.reader.version}:{RULES}"
+    def model_path(self) -> Path:
+        """The field model fitted with this reader; the shipped one for a reader without."""
+        own = self.reader.model_dir / FIELDS_FILE
+        return own if own.exists() else MODEL_DIR / FIELDS_FILE
 
-    @property
-    def threshold(self) -> float:
-        return self.reader.threshold
+    @cached_property
+    def model(self) -> FieldModel:
+        return FieldModel.load(self.model_path)
+
+    @cached_property
+    def version(self) -> str:
+        fitted = hashlib.sha256(self.model_path.read_bytes()).hexdigest()[:8]
+        return f"{self.reader.version}:{RULES}:{fitted}"
 
     @cached_property
     def kinds(self) -> dict[str, np.ndarray]:
@@ -256,50 +275,72 @@ class FieldReader:
             out[name] = mean / np.linalg.norm(mean)
         return out
 
-    def read_fields(self, sentences: list[str], threshold: float, ordered: bool = True) -> dict:
-        """Each field: the sentence with the best reader log-odds plus its likeness to the
-        field's kind of statement, a bonus for the field's words and, in a report read in
-        order (``ordered``), a penalty outside where the field usually stands; kept only
-        when the reader alone rates it at least ``CUED_FLOOR`` (a sentence with the field's
-        words) or ``threshold``."""
+    def features(
+        self, sentences: list[str], sections: list[str | None] | None = None, ordered: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per sentence, features common to all fields (where it stands in the account, if
+        ``ordered``; a summary's sentences all stand in the middle), and per sentence and
+        field, that field's own evidence: the reader's log-odds for its question, the
+        likeness to its kind of statement, its words, the distance outside its usual place,
+        a section heading that names it (and being that section's first sentence)."""
+        n = len(sentences)
+        sections = sections or [None] * n
+        vectors = self.embedder.encode(sentences, progress=False)
+        where = np.linspace(0.0, 1.0, n) if ordered else np.full(n, 0.5)
+        first = np.array([i == 0 or sections[i] != sections[i - 1] for i in range(n)])
+        own = []
+        for name, question in QUESTIONS.items():
+            lo, hi = USUAL_PLACE[name]
+            headed = np.array([bool(sec and FIELD_HEADINGS[name].search(sec)) for sec in sections])
+            own.append([
+                np.clip(log_odds(self.reader.score(question, sentences)), -12, 12),
+                vectors @ self.kinds[name],
+                [bool(FIELD_CUES[name].search(s)) for s in sentences],
+                np.maximum(0.0, np.maximum(lo - where, where - hi)),
+                headed,
+                headed & first,
+            ])  # fmt: skip
+        common = [
+            where,
+            [bool(re.search(r"\d", s)) for s in sentences],
+            [np.log1p(len(s)) for s in sentences],
+            *[np.asarray(c, dtype=np.float64) for o in own for c in o[:4]],  # all fields'
+        ]
+        shared = np.column_stack([np.asarray(c, dtype=np.float64) for c in common])
+        fields = np.array([[np.asarray(c, dtype=np.float64) for c in o] for o in own])
+        return shared, fields.transpose(2, 0, 1)  # sentences x fields x own features
+
+    def read_fields(
+        self, sentences: list[str], sections: list[str | None] | None = None, ordered: bool = True
+    ) -> dict[str, CardField | None]:
+        """Each field quotes the sentence the field model scores best for it, or stays empty
+        when the field's "none" scores higher (``rag/card_model.py``)."""
         out: dict[str, CardField | None] = dict.fromkeys(QUESTIONS)
         if not sentences:
             return out
-        vectors = self.embedder.encode(sentences, progress=False)
-        where = np.linspace(0.0, 1.0, len(sentences))
-        for name, question in QUESTIONS.items():
-            odds = log_odds(self.reader.score(question, sentences))
-            cued = np.array([bool(FIELD_CUES[name].search(s)) for s in sentences])
-            score = odds + KIND_WEIGHT * (vectors @ self.kinds[name]) + CUE_BONUS * cued
-            if ordered:
-                lo, hi = USUAL_PLACE[name]
-                score -= PLACE_PENALTY * np.maximum(0.0, np.maximum(lo - where, where - hi))
-            best = int(np.argmax(score))
-            floor = CUED_FLOOR if cued[best] else threshold
-            if odds[best] >= log_odds(floor):
-                quote = sentences[best]
+        chosen = self.model.choose(*self.features(sentences, sections, ordered))
+        for name, row in chosen.items():
+            if row is not None:
+                quote = sentences[row]
                 value = ", ".join(dict.fromkeys(SPINAL_LEVEL.findall(quote))) or None
                 out[name] = CardField(value if name == "site" else None, quote)
         return out
 
 
 def extract_cards(
-    doc_id: str,
-    title: str,
-    chunks: list[Chunk],
-    reader: FieldReader,
-    threshold: float | None = None,
+    doc_id: str, title: str, chunks: list[Chunk], reader: FieldReader
 ) -> list[CaseCard]:
     """The cards of one report: none when it presents no patient (no stated age, no
     "the patient")."""
-    threshold = reader.threshold if threshold is None else threshold
     groups = patients(document_sentences(chunks))
     cards: list[CaseCard] = []
-    for n, sentences in enumerate(groups, start=1):
+    for n, group in enumerate(groups, start=1):
+        sections = [sec for sec, _ in group]
+        sentences = [s for _, s in group]
         age, sex = age_and_sex(sentences)
         if age is None and not any(A_PATIENT.search(x) for x in sentences):
             continue
-        fields = {"age": age, "sex": sex, **reader.read_fields(sentences, threshold)}
+        fields = {"age": age, "sex": sex, **reader.read_fields(sentences, sections)}
         ages = {age_of(m) for s in sentences for m in AGE.finditer(s)}
         several = len(groups) == 1 and len(ages) > 1
         cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))

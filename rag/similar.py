@@ -38,7 +38,7 @@ def summary_card(summary: str, reader: FieldReader) -> CaseCard:
     sentences = [summary[s.start : s.end] for s in split_sentences(summary)]
     age, sex = age_and_sex(sentences)
     fields = {
-        "age": age, "sex": sex, **reader.read_fields(sentences, reader.threshold, ordered=False)
+        "age": age, "sex": sex, **reader.read_fields(sentences, ordered=False)
     }  # fmt: skip
     return CaseCard("summary", "", fields=fields)
 

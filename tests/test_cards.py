@@ -62,7 +62,7 @@ def test_ages_of_earlier_cases_are_not_the_patients_age():
 def test_a_text_without_a_patient_gets_no_card():
     text = "Lead is a heavy metal. It accumulates in bone and impairs haem synthesis."
     assert extract_cards("x", "X", _chunks("x", text), _reader()) == []
-    assert patients([(None, text)]) == [[text]]
+    assert patients([(None, text)]) == [[(None, text)]]
 
 
 def _card(doc_id: str, age: int, sex: str, site: str) -> CaseCard:
@@ -132,3 +132,45 @@ def test_rag_similar_prints_cases_best_first_with_agreeing_fields(card_index, ca
     assert out["summary"] == summary and out["cases"][0]["doc_id"] == "sc"
     assert [c["rank"] for c in out["cases"]] == list(range(1, len(out["cases"]) + 1))
     assert {"field", "quote"} <= set(out["cases"][0]["matched_fields"][0])
+
+
+def test_the_field_model_learns_which_sentence_states_a_field_and_when_none_does():
+    import numpy as np
+
+    from rag.card_model import Case, fit
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for n in range(40):  # the field's own evidence (column 0) marks its sentence, if any
+        own = rng.normal(size=(6, 1, 2))
+        shared = rng.normal(size=(6, 3))
+        stated = n % 4 != 0
+        if stated:
+            own[n % 6, 0, 0] += 4.0
+        cases.append(Case(shared, own, {"treatment": [n % 6] if stated else []}))
+    model = fit(cases[:30], ["treatment"], l2=0.001)
+    picked = [model.choose(c.shared, c.own)["treatment"] for c in cases[30:]]
+    wanted = [(c.answers["treatment"] or [None])[0] for c in cases[30:]]
+    assert sum(p == w for p, w in zip(picked, wanted, strict=True)) >= 8
+    assert model.own[0] > abs(model.own[1])
+
+
+def test_the_field_model_survives_saving(tmp_path):
+    from rag.card_model import FieldModel
+
+    shipped = FieldModel.load(_reader().model_path)
+    shipped.save(tmp_path / "fields.json")
+    again = FieldModel.load(tmp_path / "fields.json")
+    shared, own = _reader().features(["He was treated with oral succimer.", "He was well."])
+    assert again.choose(shared, own) == shipped.choose(shared, own)
+
+
+def test_training_cards_quote_their_reports_verbatim():
+    from rag.reader.train_fields import gold_cards, report_texts
+
+    texts = report_texts()
+    cards = gold_cards()
+    assert len(cards) >= 100
+    for card in cards:
+        for name, field in card["fields"].items():
+            assert field is None or field["quote"] in texts[card["doc_id"]], (card["doc_id"], name)
