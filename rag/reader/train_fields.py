@@ -19,13 +19,13 @@ from pathlib import Path
 from rag.card_model import Case, FieldModel, fit
 from rag.cards import FIELDS_FILE, QUESTIONS, FieldReader, document_sentences, patients
 from rag.chunking import TokenCounter, chunk_document
-from rag.config import Settings
+from rag.config import Settings, load_settings
 from rag.documents import CardField
 from rag.embedding import Embedder
 from rag.eval.cases import field_right
 from rag.ingest import load_document
 from rag.reader.data import CASE_REPORTS, DATA_DIR
-from rag.reader.model import MODEL_DIR, reader_for
+from rag.reader.model import reader_for
 
 CARDS_DIR = DATA_DIR / "case-cards"
 FIELDS = list(QUESTIONS)
@@ -68,10 +68,11 @@ def case_sentences(
     return patients(document_sentences(chunks))
 
 
-def build_cases(reader: FieldReader, cache: Path | None = None) -> tuple[list[Case], list[str]]:
+def build_cases(
+    reader: FieldReader, settings: Settings, cache: Path | None = None
+) -> tuple[list[Case], list[str]]:
     """One training case per gold card whose patient the reading finds."""
     stored = pickle.loads(cache.read_bytes()) if cache and cache.exists() else {}
-    settings = Settings()
     counter = TokenCounter(settings.model_path)
     texts = report_texts()
     cases, ids = [], []
@@ -143,12 +144,15 @@ def cross_validate(cases: list[Case], ids: list[str], l2: float) -> dict[float, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=MODEL_DIR / FIELDS_FILE)
+    parser.add_argument(
+        "--out", type=Path, help="default: beside the reader (RAG_READER_MODEL, or the shipped one)"
+    )
     parser.add_argument("--cache", type=Path, default=Path("build/fields/cases.pkl"))
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = load_settings()
     reader = FieldReader(reader_for(settings.reader_model), Embedder(settings.model_path))
-    cases, ids = build_cases(reader, args.cache)
+    out = args.out or reader.reader.model_dir / FIELDS_FILE
+    cases, ids = build_cases(reader, settings, args.cache)
     print(f"{len(cases)} cases from {len(set(ids))} reports")
     results = {}
     for l2 in L2_GRID:
@@ -163,8 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         "cross_validated": results[best],
     }  # fmt: skip
     model = fit(cases, FIELDS, best[0], best[1], about)
-    model.save(args.out)
-    print(f"l2, margin {best}: wrote {args.out}; training cases {evaluate(model, cases)}")
+    model.save(out)
+    print(f"l2, margin {best}: wrote {out}; training cases {evaluate(model, cases)}")
 
 
 if __name__ == "__main__":
