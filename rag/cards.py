@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answering import content_terms
 from rag.card_model import FieldModel
 from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
@@ -276,7 +277,11 @@ class FieldReader:
         return out
 
     def features(
-        self, sentences: list[str], sections: list[str | None] | None = None, ordered: bool = True
+        self,
+        sentences: list[str],
+        sections: list[str | None] | None = None,
+        ordered: bool = True,
+        title: str = "",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per sentence, features common to all fields (where it stands in the account, if
         ``ordered``; a summary's sentences all stand in the middle), and per sentence and
@@ -300,8 +305,10 @@ class FieldReader:
                 headed,
                 headed & first,
             ])  # fmt: skip
+        named = content_terms(title)  # the title names the condition, its test, its treatment
         common = [
             where,
+            [len(named & content_terms(s)) / len(named) if named else 0.0 for s in sentences],
             [bool(re.search(r"\d", s)) for s in sentences],
             [np.log1p(len(s)) for s in sentences],
             *[np.asarray(c, dtype=np.float64) for o in own for c in o[:4]],  # all fields'
@@ -311,14 +318,18 @@ class FieldReader:
         return shared, fields.transpose(2, 0, 1)  # sentences x fields x own features
 
     def read_fields(
-        self, sentences: list[str], sections: list[str | None] | None = None, ordered: bool = True
+        self,
+        sentences: list[str],
+        sections: list[str | None] | None = None,
+        ordered: bool = True,
+        title: str = "",
     ) -> dict[str, CardField | None]:
         """Each field quotes the sentence the field model scores best for it, or stays empty
         when the field's "none" scores higher (``rag/card_model.py``)."""
         out: dict[str, CardField | None] = dict.fromkeys(QUESTIONS)
         if not sentences:
             return out
-        chosen = self.model.choose(*self.features(sentences, sections, ordered))
+        chosen = self.model.choose(*self.features(sentences, sections, ordered, title))
         for name, row in chosen.items():
             if row is not None:
                 quote = sentences[row]
@@ -340,7 +351,7 @@ def extract_cards(
         age, sex = age_and_sex(sentences)
         if age is None and not any(A_PATIENT.search(x) for x in sentences):
             continue
-        fields = {"age": age, "sex": sex, **reader.read_fields(sentences, sections)}
+        fields = {"age": age, "sex": sex, **reader.read_fields(sentences, sections, title=title)}
         ages = {age_of(m) for s in sentences for m in AGE.finditer(s)}
         several = len(groups) == 1 and len(ages) > 1
         cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))

@@ -33,7 +33,7 @@ L2_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 FOLDS = 5
 MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 MAX_FILLED = 0.05  # the bound on fields filled that a report does not state
-FEATURES = 3  # bumped when FieldReader.features changes: cached features are computed again
+FEATURES = 5  # bumped when FieldReader.features changes: cached features are computed again
 
 
 def report_texts(folder: Path = DATA_DIR / CASE_REPORTS) -> dict[str, str]:
@@ -83,7 +83,9 @@ def build_cases(
             groups = case_sentences(doc_id, texts[doc_id], settings, counter)
             group = groups[n - 1] if len(groups) >= n else []
             sentences = [s for _, s in group]
-            features = reader.features(sentences, [sec for sec, _ in group]) if group else None
+            title = texts[doc_id].split("\n", 1)[0]  # what a catalog would give as its title
+            sections = [sec for sec, _ in group]
+            features = reader.features(sentences, sections, title=title) if group else None
             stored[key] = (sentences, features)
         sentences, features = stored[key]
         if features is None:
