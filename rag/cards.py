@@ -284,10 +284,11 @@ class FieldReader:
         title: str = "",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per sentence, features common to all fields (where it stands in the account, if
-        ``ordered``; a summary's sentences all stand in the middle), and per sentence and
-        field, that field's own evidence: the reader's log-odds for its question, the
-        likeness to its kind of statement, its words, the distance outside its usual place,
-        a section heading that names it (and being that section's first sentence)."""
+        ``ordered``, as a summary's sentences all stand in the middle; how much of the
+        report's title it repeats), and per sentence and field, that field's own evidence:
+        the reader's log-odds for its question, the likeness to its kind of statement, its
+        words, the distance outside its usual place, a section heading that names it (and
+        being that section's first sentence)."""
         n = len(sentences)
         sections = sections or [None] * n
         vectors = self.embedder.encode(sentences, progress=False)
