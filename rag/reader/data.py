@@ -120,7 +120,7 @@ def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
     """
     rng = random.Random(seed)
     groups: list[Group] = []
-    for report in _reports(Path(folder)):
+    for report in jsonl_rows(Path(folder)):
         text = report["text"]
         spans = [s for line in _lines(text) for s in _sentences_at(text, *line)]
         sentences = [text[a:b] for a, b in spans]
@@ -208,8 +208,8 @@ def split_by_hash(groups: list[Group], validation_share: float) -> tuple[list[Gr
     )
 
 
-def _reports(folder: Path):
-    """Each written report of ``folder/*.jsonl``, one per line, in file order."""
+def jsonl_rows(folder: Path):
+    """Each row of ``folder/*.jsonl`` (written reports, hand-made cards), in file order."""
     for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
@@ -218,7 +218,7 @@ def _reports(folder: Path):
 
 def validation_reports(folder: Path = DATA_DIR / CASE_REPORTS) -> list[dict]:
     """The written reports on the validation side, as written (``{"id", "text", ...}``)."""
-    return [r for r in _reports(Path(folder)) if held_out(str(r["id"]))]
+    return [r for r in jsonl_rows(Path(folder)) if held_out(str(r["id"]))]
 
 
 def pairs(groups: list[Group]) -> list[Pair]:

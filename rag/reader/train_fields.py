@@ -3,14 +3,13 @@ training reports: ``python -m rag.reader.train_fields``.
 
 Each report is read as an index reads it (loaded as a text file, cleaned, chunked, its
 case sentences split per patient), so the model sees the sentences that cards are read
-from. The L2 penalty is picked by cross-validation over reports; the figures it prints
-and stores are that cross-validation's. The eval sets are never read.
+from. The L2 penalty and the margin are picked by cross-validation over reports; the
+figures it prints and stores are that cross-validation's. The eval sets are never read.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import tempfile
 import zlib
@@ -24,7 +23,7 @@ from rag.documents import CardField
 from rag.embedding import Embedder
 from rag.eval.cases import field_right
 from rag.ingest import load_document
-from rag.reader.data import CASE_REPORTS, DATA_DIR
+from rag.reader.data import CASE_REPORTS, DATA_DIR, jsonl_rows
 from rag.reader.model import reader_for
 
 CARDS_DIR = DATA_DIR / "case-cards"
@@ -37,20 +36,11 @@ FEATURES = 5  # bumped when FieldReader.features changes: cached features are co
 
 
 def report_texts(folder: Path = DATA_DIR / CASE_REPORTS) -> dict[str, str]:
-    return {
-        r["id"]: r["text"]
-        for path in sorted(folder.glob("*.jsonl"))
-        for r in map(json.loads, path.read_text().splitlines())
-    }
+    return {r["id"]: r["text"] for r in jsonl_rows(folder)}
 
 
 def gold_cards(folder: Path = CARDS_DIR) -> list[dict]:
-    return [
-        json.loads(line)
-        for p in sorted(folder.glob("*.jsonl"))
-        for line in p.read_text().splitlines()
-        if line.strip()
-    ]
+    return list(jsonl_rows(folder))
 
 
 def case_sentences(
