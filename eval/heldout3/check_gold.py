@@ -53,7 +53,7 @@ if n_ans != 48 or n_un != 16:
 if len(docs) != 8:
     errors.append(f"expected 8 reports, got {len(docs)}")
 for r in rows:
-    want = ("q" if r["answerable"] else "u")
+    want = "q" if r["answerable"] else "u"
     if not r["id"].startswith(want):
         errors.append(f"{r['id']}: id prefix does not match answerable={r['answerable']}")
     if r["answerable"] and (len(r["relevant"]) != 1 or not r["answer_contains"]):
