@@ -1,4 +1,5 @@
-"""Sanity check for eval/heldout2/gold.jsonl (run from repo root or this folder)."""
+"""Sanity check of a held-out folder's gold.jsonl against its corpus, without CaseQA:
+``python3 eval/check_gold.py eval/heldout3`` (or ``eval/heldout2``)."""
 
 import html
 import json
@@ -6,7 +7,7 @@ import os
 import re
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else sys.exit(__doc__)
 corpus = os.path.join(here, "corpus")
 
 
@@ -48,6 +49,16 @@ for r in rows:
             others = [o for o in docs if o != d and s in docs[o]]
             if others:
                 errors.append(f"{r['id']}: '{s}' also in {others}")
+if n_ans != 48 or n_un != 16:
+    errors.append(f"expected 48 answerable and 16 unanswerable rows, got {n_ans} and {n_un}")
+if len(docs) != 8:
+    errors.append(f"expected 8 reports, got {len(docs)}")
+for r in rows:
+    want = "q" if r["answerable"] else "u"
+    if not r["id"].startswith(want):
+        errors.append(f"{r['id']}: id prefix does not match answerable={r['answerable']}")
+    if r["answerable"] and (len(r["relevant"]) != 1 or not r["answer_contains"]):
+        errors.append(f"{r['id']}: answerable row needs one relevant doc and an answer string")
 per_doc = {d: sum(1 for r in rows if d in r["relevant"]) for d in docs}
 print("docs:", len(docs), {d: len(t) for d, t in docs.items()})
 print("answerable per doc:", per_doc)
