@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 from rag.card_model import Case, FieldModel, fit
-from rag.cards import FIELDS_FILE, QUESTIONS, FieldReader, document_sentences, patients
+from rag.cards import FIELDS_FILE, QUESTIONS, RULES, FieldReader, document_sentences, patients
 from rag.chunking import TokenCounter, chunk_document
 from rag.config import Settings, load_settings
 from rag.documents import CardField
@@ -65,12 +65,16 @@ def build_cases(
     stored = pickle.loads(cache.read_bytes()) if cache and cache.exists() else {}
     counter = TokenCounter(settings.model_path)
     texts = report_texts()
+    read: dict[str, list] = {}  # a two-patient report is read once for both its cards
     cases, ids = [], []
     for card in gold_cards():
         doc_id, n = card["doc_id"], card.get("patient", 1)
-        key = (doc_id, n, reader.reader.version, FEATURES)
+        # RULES: how a report splits into patients; FEATURES: what is computed per sentence.
+        key = (doc_id, n, reader.reader.version, RULES, FEATURES)
         if key not in stored:
-            groups = case_sentences(doc_id, texts[doc_id], settings, counter)
+            if doc_id not in read:
+                read[doc_id] = case_sentences(doc_id, texts[doc_id], settings, counter)
+            groups = read[doc_id]
             group = groups[n - 1] if len(groups) >= n else []
             sentences = [s for _, s in group]
             title = texts[doc_id].split("\n", 1)[0]  # what a catalog would give as its title
