@@ -5,6 +5,10 @@ that the sentence answers the question. It starts from the bundled all-MiniLM-L6
 weights (nothing is fetched), trains one pass over the bundled reading-comprehension
 sets with a binary cross-entropy loss, calibrates the abstention threshold on the
 validation split, and exports ONNX (fp32 and int8) beside a model card.
+
+``--loss listwise`` adds, for each question, a softmax over its candidate sentences plus
+a "no answer" logit fixed at 0: the answerer quotes the best of a question's sentences,
+so the loss asks for the answer to beat its siblings, not only to clear 0.5 alone.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ def _batches(items: list[Pair], size: int, rng: random.Random) -> list[list[Pair
         batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
     rng.shuffle(batches)
     return batches
+
+
+def _group_batches(groups: list[Group], size: int, rng: random.Random) -> list[list[Group]]:
+    """Shuffled batches of whole questions holding about ``size`` sentences each."""
+    groups = groups[:]
+    rng.shuffle(groups)
+    batches: list[list[Group]] = [[]]
+    for g in groups:
+        if batches[-1] and sum(len(x.sentences) for x in batches[-1]) + len(g.sentences) > size:
+            batches.append([])
+        batches[-1].append(g)
+    return [b for b in batches if b]
 
 
 def _replayed(groups: list[Group], most: int, rng: random.Random) -> list[Group]:
@@ -79,8 +95,23 @@ def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list
     return train_groups, validation
 
 
+def _listwise_loss(logits, batch: list[Group]):
+    """Cross-entropy of each question's answer (or of "no answer") under a softmax over
+    its sentences' logits and a fixed 0 for "no answer"."""
+    import torch
+
+    losses, start = [], 0
+    for g in batch:
+        scores = torch.cat([logits[start : start + len(g.sentences)], logits.new_zeros(1)])
+        start += len(g.sentences)
+        wanted = sorted(g.positives) or [len(g.sentences)]
+        losses.append(torch.logsumexp(scores, 0) - torch.logsumexp(scores[wanted], 0))
+    return torch.stack(losses).mean()
+
+
 def _fit(model, tokenizer, batches: list, lr: float) -> float:
-    """Fine-tune ``model`` on the batches (AdamW, linear warm-up); returns the minutes."""
+    """Fine-tune ``model`` on the batches (AdamW, linear warm-up); returns the minutes.
+    Batches of :class:`Group` add the listwise loss to the pointwise one."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -90,8 +121,13 @@ def _fit(model, tokenizer, batches: list, lr: float) -> float:
     model.train()
     started = time.time()
     for step, batch in enumerate(batches, start=1):
+        groups = batch if isinstance(batch[0], Group) else None
+        if groups:
+            batch = pairs(groups)
         logits = model(**_encode(tokenizer, batch)).logits.squeeze(-1)
         loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        if groups:
+            loss = loss + _listwise_loss(logits, groups)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
@@ -126,9 +162,14 @@ def train(args: argparse.Namespace) -> Path:
     model = AutoModelForSequenceClassification.from_pretrained(
         str(base), num_labels=1, local_files_only=True
     )
-    batches = [
-        b for _ in range(args.epochs) for b in _batches(pairs(train_groups), args.batch, rng)
-    ]
+    if args.loss == "listwise":
+        batches = [
+            b for _ in range(args.epochs) for b in _group_batches(train_groups, args.batch, rng)
+        ]
+    else:
+        batches = [
+            b for _ in range(args.epochs) for b in _batches(pairs(train_groups), args.batch, rng)
+        ]
     if args.max_steps:
         batches = batches[: args.max_steps]
     minutes = _fit(model, tokenizer, batches, args.lr)
@@ -144,11 +185,12 @@ def train(args: argparse.Namespace) -> Path:
         replay=args.replay,
         new_reports=args.new_reports,
         train_questions=len(train_groups),
-        train_pairs=sum(len(b) for b in batches),
+        train_pairs=len(pairs(train_groups)) * args.epochs,
         steps=len(batches),
         epochs=args.epochs,
         batch=args.batch,
         lr=args.lr,
+        loss=args.loss,
         seed=SEED,
         train_minutes=round(minutes, 1),
     )
@@ -167,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument(
+        "--loss",
+        choices=("pointwise", "listwise"),
+        default="pointwise",
+        help="listwise: also a softmax over each question's sentences and 'no answer'",
+    )
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0: all)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
     parser.add_argument("--validation-share", type=float, default=0.1)
