@@ -189,9 +189,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     questions = read_questions(args.questions) if args.questions else [(None, args.question)]
     started = time.perf_counter()
     from rag.pipeline import Pipeline
+    from rag.titles import titles
 
     pipeline = Pipeline(settings_from(args))
     pipeline.warm_up()
+    names = titles(pipeline.store)
     logging.getLogger("rag").debug(
         "model and index loaded in %.2f s", time.perf_counter() - started
     )
@@ -200,12 +202,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answer = pipeline.ask(question)
         logging.getLogger("rag").debug("answer %.1f ms", (time.perf_counter() - t0) * 1000)
         if args.json or args.questions:
-            record = answer_json(answer)
+            record = answer_json(answer, names)
             if qid is not None:
                 record = {"id": qid, **record}
             print(json.dumps(record, ensure_ascii=False))
         else:
-            print(format_answer(answer))
+            print(format_answer(answer, names))
     return 0
 
 
@@ -226,8 +228,9 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def answer_json(answer) -> dict:
-    """The `rag ask --json` contract (see README)."""
+def answer_json(answer, names: dict[str, str] | None = None) -> dict:
+    """The `rag ask --json` contract (see README). ``names`` are the reports' readable
+    titles (``rag.titles``); without them, the metadata title or the file name."""
     from rag.answering import confidence_words
 
     return {
@@ -252,7 +255,7 @@ def answer_json(answer) -> dict:
             {
                 "rank": h.rank,
                 "doc_id": h.chunk.doc_id,
-                "title": h.doc.display_title,
+                "title": (names or {}).get(h.chunk.doc_id) or h.doc.display_title,
                 "source": h.doc.source,
                 "section": h.chunk.section,
                 "page": h.chunk.page_start,
@@ -264,7 +267,7 @@ def answer_json(answer) -> dict:
     }
 
 
-def format_answer(answer) -> str:
+def format_answer(answer, names: dict[str, str] | None = None) -> str:
     from rag.answering import confidence_words
     from rag.ingest import printable
 
@@ -277,7 +280,8 @@ def format_answer(answer) -> str:
         lines += [f"{confidence_words(answer)} ({score} {answer.confidence:.2f})", "", "Sources:"]
     for h in answer.hits:
         page = f"p. {h.chunk.page_start}" if h.chunk.page_start else None
-        where = " - ".join(x for x in (h.doc.display_title, h.chunk.section, page) if x)
+        title = (names or {}).get(h.chunk.doc_id) or h.doc.display_title
+        where = " - ".join(x for x in (title, h.chunk.section, page) if x)
         where = printable(where)
         lines.append(f"[{h.rank}] {where} (score {h.score:.4f})")
         lines.append(textwrap.indent(textwrap.fill(h.chunk.text, 96), "    "))

@@ -23,9 +23,9 @@ from streamlit.testing.v1.element_tree import Block
 from rag.config import Settings
 from rag.indexing import sync
 from rag.store import CATALOG
+from rag.titles import titles
 from rag.ui.ask_page import EXAMPLES, UNEXPECTED
 from rag.ui.common import corpus_file, excerpt_bounds, highlighted, inert, load_pipeline
-from rag.ui.titles import titles
 
 ROOT = Path(__file__).resolve().parent.parent
 DURA = "Which suture was used to repair the dura?"

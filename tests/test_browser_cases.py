@@ -20,8 +20,8 @@ from browser_support import (  # noqa: F401 (chromium_page_fixture: the chromium
 
 from rag.indexing import sync
 from rag.pipeline import Pipeline
+from rag.titles import titles
 from rag.ui.cases_page import match_words
-from rag.ui.titles import titles
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ from rag.cards import card_title
 from rag.documents import CardField, CaseCard, DocInfo
 from rag.indexing import sync
 from rag.pipeline import Pipeline
+from rag.titles import choose_title, citation_line, heading_title, opening_words
 from rag.ui.cases_page import CaseFilters, CaseRow, filter_cases, match_words
-from rag.ui.titles import choose_title, citation_line, heading_title, opening_words
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = (
@@ -184,8 +184,8 @@ def test_similar_cases_show_matched_fields_with_quotes(monkeypatch, cards_settin
 
 
 def test_ask_page_opens_filtered_to_one_report(monkeypatch, cards_settings, cards_pipeline):
+    from rag.titles import titles
     from rag.ui.ask_page import ASK_DOC
-    from rag.ui.titles import titles
 
     doc_id = cards_pipeline.cards()[0].doc_id
     monkeypatch.setenv("RAG_INDEX_DIR", str(cards_settings.index_dir))
@@ -222,7 +222,7 @@ def test_match_words_say_how_and_where_a_report_matches():
 def test_titles_follow_cards_read_again_without_a_new_generation(seed_settings, tmp_path):
     from rag.staging import index_spec
     from rag.store import Store, open_writer
-    from rag.ui.titles import titles
+    from rag.titles import titles
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

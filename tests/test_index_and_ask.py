@@ -12,6 +12,7 @@ import pytest
 from rag.errors import RagError
 from rag.retrieval import Filters
 from rag.store import Store
+from rag.titles import titles
 
 BOILERPLATE = ["Talk to us", "Join us for a 30 min", "Schedule a call", "Disclaimer", "third-party"]
 
@@ -89,6 +90,11 @@ def test_ask_json_contract(seed_settings, seed_index):
         assert p["section"] is None or isinstance(p["section"], str)
         assert p["page"] is None or isinstance(p["page"], int)
     assert [p["rank"] for p in record["passages"]] == [1, 2, 3]
+    # Titles are the ones the app shows; the seeds carry no title, so never a file name.
+    names = titles(Store(seed_settings.index_dir))
+    for p in record["passages"]:
+        assert p["title"] == names[p["doc_id"]]
+        assert p["title"] and p["doc_id"] not in p["title"], p["title"]
     # `text` is the passage exactly as indexed.
     store = Store(seed_settings.index_dir)
     indexed = {c.text for c, _ in store.chunks(range(1, 10_000)).values()}

@@ -21,6 +21,7 @@ from rag.errors import RagError
 from rag.ingest import printable
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
+from rag.titles import citation_line, titles
 from rag.ui.common import (
     apply_style,
     corpus_file,
@@ -31,7 +32,6 @@ from rag.ui.common import (
     pipeline_or_error,
     read_corpus_file,
 )
-from rag.ui.titles import citation_line, titles
 
 # First-time users see these (they are answered by the seed corpus in corpus/).
 EXAMPLES = (

@@ -17,8 +17,8 @@ from rag.documents import CardField, CaseCard, DocInfo
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.similar import FIELD_WEIGHT, Match
+from rag.titles import citation_line, titles
 from rag.ui.common import apply_style, inert, inert_attr, pipeline_or_error
-from rag.ui.titles import citation_line, titles
 
 COLUMNS = ("complaint", "diagnosis", "site", "treatment", "outcome")
 LABELS = {

@@ -21,7 +21,7 @@ import streamlit as st
 from rag.config import Settings, load_settings
 from rag.errors import RagError
 from rag.ingest import LOADERS, MAX_FILE_BYTES, printable, too_large
-from rag.ui.titles import titles
+from rag.titles import titles
 
 ALLOWED_TYPES = sorted(suffix.lstrip(".") for suffix in LOADERS)
 MAX_NAME_CHARS = 120
