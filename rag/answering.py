@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.chunking import quotable_sentences
+from rag.chunking import quotable_sentences, split_sentences
 from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
@@ -73,6 +73,21 @@ def coverage(question_terms: set[str], sentence: str) -> float:
     if not question_terms:
         return 0.0
     return len(question_terms & content_terms(sentence)) / len(question_terms)
+
+
+def previous_sentences(candidates: list[Candidate]) -> list[str]:
+    """The sentence before each candidate in its passage ("" at the passage's start or
+    after a line break), for a reader that reads a sentence beside its neighbour."""
+    spans: dict[int, list] = {}
+    out = []
+    for c in candidates:
+        text = c.hit.chunk.text
+        if c.hit.chunk.chunk_id not in spans:
+            spans[c.hit.chunk.chunk_id] = split_sentences(text)
+        before = [sp for sp in spans[c.hit.chunk.chunk_id] if sp.end <= c.start]
+        gap = text[before[-1].end : c.start] if before else "\n"
+        out.append(text[before[-1].start : before[-1].end] if not gap.strip(" \t") else "")
+    return out
 
 
 def confidence_words(answer: Answer) -> str:
@@ -141,7 +156,9 @@ class Answerer:
             self.rank_by_reader(candidates, weight)
 
     def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
-        probabilities = self.reader.score(query.text, [c.sentence for c in candidates])
+        probabilities = self.reader.score(
+            query.text, [c.sentence for c in candidates], previous_sentences(candidates)
+        )
         for c, p in zip(candidates, probabilities, strict=True):
             c.probability = float(p)
 

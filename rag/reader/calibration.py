@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.data import Group
-from rag.reader.model import MODEL_FILE, Reader
+from rag.reader.model import MODEL_FILE, READER_FILE, Reader
 
 FP32_FILE = "reader.onnx"
 
@@ -42,7 +42,7 @@ def best_threshold(answerable: np.ndarray, unanswerable: np.ndarray) -> float:
 
 
 def validate(reader: Reader, groups: list[Group], threshold: float | None = None) -> Validation:
-    scores = [reader.score(g.question, g.sentences) for g in groups]
+    scores = [reader.score(g.question, g.sentences, g.contexts or None) for g in groups]
     answerable = [(g, s) for g, s in zip(groups, scores, strict=True) if g.answerable]
     best_yes = np.array([s.max() for _, s in answerable])
     best_no = np.array([s.max() for g, s in zip(groups, scores, strict=True) if not g.answerable])
@@ -80,7 +80,11 @@ def _export(checkpoint: Path, out: Path) -> None:
 
 
 def export_and_calibrate(
-    checkpoint: Path, out: Path, validation: dict[str, list[Group]], calibrate_on: str = "all"
+    checkpoint: Path,
+    out: Path,
+    validation: dict[str, list[Group]],
+    calibrate_on: str = "all",
+    context: bool = False,
 ) -> dict:
     """fp32 ONNX beside the checkpoint, int8 ONNX into ``out``; both scored on validation.
 
@@ -90,6 +94,8 @@ def export_and_calibrate(
     figures at that threshold go in the report too.
     """
     _export(checkpoint, out)
+    for folder in (checkpoint, out):
+        (folder / READER_FILE).write_text(json.dumps({"context": context}) + "\n")
     groups = (
         [g for gs in validation.values() for g in gs]
         if calibrate_on == "all"

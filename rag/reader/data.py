@@ -39,6 +39,7 @@ class Group:
     sentences: list[str]
     positives: set[int] = field(default_factory=set)
     article: str = ""
+    contexts: list[str] = field(default_factory=list)  # the sentence before each, or ""
 
     @property
     def answerable(self) -> bool:
@@ -69,6 +70,17 @@ def _overlap(question: str, sentence: str) -> float:
     return len(q & set(_WORD.findall(sentence.lower()))) / (len(q) or 1)
 
 
+def _previous(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """The sentence before each span, when nothing but spaces stands between them (a line
+    break ends a paragraph or a heading: no context across it)."""
+    return [
+        text[spans[i - 1][0] : spans[i - 1][1]]
+        if i and not text[spans[i - 1][1] : a].strip(" \t")
+        else ""
+        for i, (a, _) in enumerate(spans)
+    ]
+
+
 def _paragraph_group(qa: dict, context: str, spans, article: str) -> Group | None:
     positives = set()
     for answer in qa.get("answers", []) if not qa.get("is_impossible") else []:
@@ -78,7 +90,9 @@ def _paragraph_group(qa: dict, context: str, spans, article: str) -> Group | Non
     if not qa.get("is_impossible") and not positives:
         return None  # the answer fell between our sentences: no clean label
     sentences = [context[a:b] for a, b in spans]
-    return Group(str(qa["id"]), qa["question"], sentences, positives, article)
+    return Group(
+        str(qa["id"]), qa["question"], sentences, positives, article, _previous(context, spans)
+    )
 
 
 def _pick(question: str, sentences: list[str], skip: set[int], hard: int, rand: int, rng):
@@ -106,6 +120,7 @@ def _article_group(qa: dict, context: str, spans, article: str, rng: random.Rand
         [group.sentences[i] for i in keep],
         set(range(len(group.positives))),
         article,
+        [group.contexts[i] for i in keep],
     )
 
 
@@ -124,6 +139,7 @@ def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
         text = report["text"]
         spans = [s for line in _lines(text) for s in _sentences_at(text, *line)]
         sentences = [text[a:b] for a, b in spans]
+        previous = _previous(text, spans)
         for n, qa in enumerate(report["questions"]):
             answer = qa.get("answer")
             held = _holding(spans, text.find(answer)) if answer else None
@@ -144,6 +160,7 @@ def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
                     [sentences[i] for i in keep],
                     {0} if skip else set(),
                     str(report["id"]),
+                    [previous[i] for i in keep],
                 )
             )
     return groups

@@ -24,6 +24,8 @@ from rag.errors import RagError
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = "reader_qint8.onnx"
 ANSWERING_FILE = "answering.json"
+READER_FILE = "reader.json"  # how the model reads: {"context": true} adds the previous sentence
+CONTEXT_SEP = " [SEP] "  # between a sentence and the one before it, as the reader reads them
 MAX_TOKENS = 128  # question + sentence word pieces; a longer sentence is cut at the end
 BATCH = 8  # pairs per call, sorted by length
 _lock = threading.Lock()
@@ -75,6 +77,13 @@ class Reader:
         return digest.hexdigest()[:16]
 
     @cached_property
+    def reads_context(self) -> bool:
+        """Whether the model was trained to read each sentence followed by the one before
+        it ("her score was 1" is the Rankin score only in the light of its neighbour)."""
+        marker = self.model_dir / READER_FILE
+        return marker.exists() and bool(json.loads(marker.read_text()).get("context"))
+
+    @cached_property
     def threshold(self) -> float:
         """The probability below which the answerer abstains (calibrated on validation)."""
         calibration = self.model_dir / "calibration.json"
@@ -90,8 +99,12 @@ class Reader:
             return json.loads(fitted.read_text())
         return {"threshold": self.threshold, "similarity_weight": 0.0}
 
-    def score(self, question: str, sentences: list[str]) -> np.ndarray:
-        """Probability that each sentence answers the question, in input order.
+    def score(
+        self, question: str, sentences: list[str], contexts: list[str] | None = None
+    ) -> np.ndarray:
+        """Probability that each sentence answers the question, in input order; with
+        ``contexts`` (the sentence before each, or ""), read beside them if the model
+        reads context.
 
         A sentence repeated (overlapping passages) is read once; pairs run in batches of
         similar length, so that a long sentence does not pad every other pair to its size.
@@ -100,6 +113,8 @@ class Reader:
             return np.zeros(0, dtype=np.float32)
         from rag.embedding import padded_feeds
 
+        if contexts is not None and self.reads_context:
+            sentences = [with_context(s, c) for s, c in zip(sentences, contexts, strict=True)]
         unique = list(dict.fromkeys(sentences))
         encodings = self._tokenizer.encode_batch([(question, s) for s in unique])
         order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
@@ -110,6 +125,12 @@ class Reader:
             logits[idx] = self._session.run(None, feeds)[0].reshape(-1)
         probability = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
         return np.array([probability[s] for s in sentences], dtype=np.float32)
+
+
+def with_context(sentence: str, context: str) -> str:
+    """What a context-reading model reads for a sentence: the sentence first, so that
+    truncation cuts the neighbour, not the candidate."""
+    return f"{sentence}{CONTEXT_SEP}{context}" if context else sentence
 
 
 def log_odds(probability) -> np.ndarray:

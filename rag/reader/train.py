@@ -9,6 +9,8 @@ validation split, and exports ONNX (fp32 and int8) beside a model card.
 ``--loss listwise`` adds, for each question, a softmax over its candidate sentences plus
 a "no answer" logit fixed at 0: the answerer quotes the best of a question's sentences,
 so the loss asks for the answer to beat its siblings, not only to clear 0.5 alone.
+``--context`` has the model read each sentence followed by the one before it (for a
+quarter of the questions, the sentence alone, as the case cards ask).
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ import json
 import os
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from rag.reader import calibration
 from rag.reader.data import CASE_REPORTS, DATA_DIR, SOURCES, Group, Pair, pairs, training_sets
-from rag.reader.model import MAX_TOKENS, MODEL_DIR
+from rag.reader.model import MAX_TOKENS, MODEL_DIR, with_context
 
 SEED = 13
+CONTEXT_DROPPED = 0.25  # share of training questions read without the previous sentences
 
 
 def _batches(items: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
@@ -52,6 +56,19 @@ def _group_batches(groups: list[Group], size: int, rng: random.Random) -> list[l
             batches.append([])
         batches[-1].append(g)
     return [b for b in batches if b]
+
+
+def _with_contexts(groups: list[Group], rng: random.Random) -> list[Group]:
+    """The groups as a context-reading model reads them: sentence, separator, the one
+    before it; some groups without, so that the sentence alone still reads well."""
+    return [
+        g
+        if rng.random() < CONTEXT_DROPPED or not g.contexts
+        else replace(
+            g, sentences=[with_context(s, c) for s, c in zip(g.sentences, g.contexts, strict=True)]
+        )
+        for g in groups
+    ]
 
 
 def _replayed(groups: list[Group], most: int, rng: random.Random) -> list[Group]:
@@ -162,6 +179,8 @@ def train(args: argparse.Namespace) -> Path:
     model = AutoModelForSequenceClassification.from_pretrained(
         str(base), num_labels=1, local_files_only=True
     )
+    if args.context:
+        train_groups = _with_contexts(train_groups, random.Random(SEED + 1))
     if args.loss == "listwise":
         batches = [
             b for _ in range(args.epochs) for b in _group_batches(train_groups, args.batch, rng)
@@ -178,7 +197,9 @@ def train(args: argparse.Namespace) -> Path:
     model.save_pretrained(checkpoint)
     tokenizer.save_pretrained(checkpoint)
     calibrate_on = CASE_REPORTS if validation.get(CASE_REPORTS) else "all"
-    report = calibration.export_and_calibrate(checkpoint, Path(args.out), validation, calibrate_on)
+    report = calibration.export_and_calibrate(
+        checkpoint, Path(args.out), validation, calibrate_on, args.context
+    )
     report.update(
         base=base.parent.name if base.name == "model" else base.name,
         sources=list(args.sources),
@@ -191,6 +212,7 @@ def train(args: argparse.Namespace) -> Path:
         batch=args.batch,
         lr=args.lr,
         loss=args.loss,
+        context=args.context,
         seed=SEED,
         train_minutes=round(minutes, 1),
     )
@@ -214,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("pointwise", "listwise"),
         default="pointwise",
         help="listwise: also a softmax over each question's sentences and 'no answer'",
+    )
+    parser.add_argument(
+        "--context", action="store_true", help="read each sentence with the one before it"
     )
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0: all)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
