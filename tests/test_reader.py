@@ -107,6 +107,36 @@ def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
     assert trained.score("What was given?", ["Aspirin was given.", "It rained."]).shape == (2,)
 
 
+def test_a_context_reader_trains_listwise_and_reads_the_sentence_before(tmp_path):
+    from rag.reader import train
+
+    out = tmp_path / "model"
+    train.main(
+        ["--limit", "30", "--max-steps", "2", "--batch", "16", "--loss", "listwise", "--context",
+         "--out", str(out), "--work-dir", str(tmp_path / "work"), "--threads", "1"]
+    )  # fmt: skip
+    report = json.loads((out / "training.json").read_text())
+    assert report["loss"] == "listwise" and report["context"] is True and report["steps"] == 2
+    trained, shipped = reader_for(out), reader_for()
+    assert trained.reads_context and not shipped.reads_context
+    question, sentences = "What was her score?", ["At twelve months her score was 1."]
+    before = ["She left hospital with a modified Rankin Scale score of 3."]
+    assert trained.score(question, sentences, before) != trained.score(question, sentences)
+    # A reader trained on sentences alone is given none: the same probability either way.
+    assert shipped.score(question, sentences, before) == shipped.score(question, sentences)
+
+
+def test_the_answerer_gives_each_candidate_the_sentence_before_it_in_its_passage():
+    from rag.answering import Candidate, previous_sentences
+
+    text = "Case presentation\nShe had a fever. Cultures grew Escherichia coli. She recovered.\nDiscussion"
+    hit = _hit(text)
+    spans = [(text.index(s), text.index(s) + len(s)) for s in
+             ("She had a fever.", "Cultures grew Escherichia coli.", "She recovered.")]  # fmt: skip
+    got = previous_sentences([Candidate(hit, a, b) for a, b in spans])
+    assert got == ["", "She had a fever.", "Cultures grew Escherichia coli."]
+
+
 def test_an_index_without_sentence_vectors_still_answers(seed_corpus, tmp_path):
     from fixtures_builders import count_rows
 
@@ -165,6 +195,11 @@ def test_written_case_reports_label_the_sentence_that_holds_the_answer(tmp_path)
     assert "Case presentation" not in " ".join(answered.sentences)  # headings stay apart
     assert answered.article == near_miss.article == "t-01"
     assert not near_miss.answerable and len(near_miss.sentences) == 3
+    # Each sentence's context is the one before it in its paragraph, never across a heading.
+    context = dict(zip(answered.sentences, answered.contexts, strict=True))
+    assert context[answered.sentences[min(answered.positives)]] == "A 40-year-old man had a cough."
+    assert context["A 40-year-old man had a cough."] == ""
+    assert context["Other reports used intravenous ceftriaxone for such patients."] == ""
 
 
 def test_written_reports_keep_their_side_of_the_split_as_more_are_written():
