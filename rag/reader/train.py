@@ -206,7 +206,9 @@ def train(args: argparse.Namespace) -> Path:
         replay=args.replay,
         new_reports=args.new_reports,
         train_questions=len(train_groups),
-        train_pairs=len(pairs(train_groups)) * args.epochs,
+        train_pairs=sum(
+            sum(len(g.sentences) for g in b) if isinstance(b[0], Group) else len(b) for b in batches
+        ),
         steps=len(batches),
         epochs=args.epochs,
         batch=args.batch,
