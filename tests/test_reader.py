@@ -129,7 +129,10 @@ def test_a_context_reader_trains_listwise_and_reads_the_sentence_before(tmp_path
 def test_the_answerer_gives_each_candidate_the_sentence_before_it_in_its_passage():
     from rag.answering import Candidate, previous_sentences
 
-    text = "Case presentation\nShe had a fever. Cultures grew Escherichia coli. She recovered.\nDiscussion"
+    text = (
+        "Case presentation\n"
+        "She had a fever. Cultures grew Escherichia coli. She recovered.\nDiscussion"
+    )
     hit = _hit(text)
     spans = [(text.index(s), text.index(s) + len(s)) for s in
              ("She had a fever.", "Cultures grew Escherichia coli.", "She recovered.")]  # fmt: skip
