@@ -17,6 +17,7 @@ from browser_support import (  # noqa: F401 (chromium_page_fixture: the chromium
     settle,
     streamlit_server,
 )
+from playwright.sync_api import expect
 
 from rag.indexing import sync
 from rag.pipeline import Pipeline
@@ -68,6 +69,9 @@ def test_cases_page_filter_similar_cases_and_ask_this_report(
         filter_by_age(page, ages)
         caption = f"{ages.count(ages[0])} of {len(cards)} cases"
         page.get_by_text(caption).wait_for()
+        # Each key press reruns the page, and the caption is drawn before the table:
+        # wait for the filtered table itself, not only for a quiet moment between reruns.
+        expect(table.locator("tr")).to_have_count(1 + ages.count(ages[0]))
         settle(page)
         rows = table.locator("tr").all_inner_texts()[1:]
         assert len(rows) == ages.count(ages[0]) and str(ages[0]) in rows[0]
