@@ -124,14 +124,20 @@ def _article_group(qa: dict, context: str, spans, article: str, rng: random.Rand
     )
 
 
-def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
+def load_case_reports(
+    folder: Path,
+    seed: int = 13,
+    hard: int = CASE_HARD_NEGATIVES,
+    rand: int = CASE_RANDOM_NEGATIVES,
+) -> list[Group]:
     """Questions over written case reports (``case-reports/*.jsonl``; see the README).
 
     Each line is one report: ``{"id", "text", "questions": [{"q", "answer"}]}``, where
     ``answer`` is a verbatim span of the sentence that answers, or null for a near miss
     that the report does not answer. Candidates are the report's sentences closest to
     the question and a few others: the Discussion's sentences about other patients are
-    the hard negatives a clinician's question meets.
+    the hard negatives a clinician's question meets. A larger ``hard`` and no ``rand``
+    give the pool that ``mining.mine`` picks from.
     """
     rng = random.Random(seed)
     groups: list[Group] = []
@@ -150,9 +156,7 @@ def load_case_reports(folder: Path, seed: int = 13) -> list[Group]:
             ):
                 continue  # no single sentence holds the span: no clean label
             skip = {held} if held is not None else set()
-            keep = sorted(skip) + _pick(
-                qa["q"], sentences, skip, CASE_HARD_NEGATIVES, CASE_RANDOM_NEGATIVES, rng
-            )
+            keep = sorted(skip) + _pick(qa["q"], sentences, skip, hard, rand, rng)
             groups.append(
                 Group(
                     f"{report['id']}-{n}",

@@ -11,6 +11,9 @@ a "no answer" logit fixed at 0: the answerer quotes the best of a question's sen
 so the loss asks for the answer to beat its siblings, not only to clear 0.5 alone.
 ``--context`` has the model read each sentence followed by the one before it (for a
 quarter of the questions, the sentence alone, as the case cards ask).
+``--mine N`` gives each written report's question, as negatives, the ``N`` sentences that
+the starting model rates highest among the report's closest ones (``mining.py``), and
+``--base rag/reader/model`` starts from the shipped int8 reader (``unpack.py``).
 """
 
 from __future__ import annotations
@@ -25,12 +28,25 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader import calibration
-from rag.reader.data import CASE_REPORTS, DATA_DIR, SOURCES, Group, Pair, pairs, training_sets
-from rag.reader.model import MAX_TOKENS, MODEL_DIR, with_context
+from rag.reader import calibration, mining
+from rag.reader.data import (
+    CASE_RANDOM_NEGATIVES,
+    CASE_REPORTS,
+    CASE_VALIDATION_SHARE,
+    DATA_DIR,
+    SOURCES,
+    Group,
+    Pair,
+    load_case_reports,
+    pairs,
+    split_by_hash,
+    training_sets,
+)
+from rag.reader.model import MAX_TOKENS, MODEL_DIR, MODEL_FILE, with_context
 
 SEED = 13
 CONTEXT_DROPPED = 0.25  # share of training questions read without the previous sentences
+MINE_POOL = 24  # --mine: a report's sentences closest in words, that the model then ranks
 
 
 def _batches(items: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
@@ -97,11 +113,15 @@ def _is_new(group: Group, writers: list[str]) -> bool:
 def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list, dict]:
     """The training question groups and the validation split, both cut down by ``--limit``.
     The new written reports are taken whole; the other sources, and the written reports
-    of earlier rounds when ``--new-reports`` names the new ones, are replayed (``--replay``)."""
+    of earlier rounds when ``--new-reports`` names the new ones, are replayed (``--replay``).
+    With ``--mine`` the written reports' groups hold the pool the model mines from."""
     by_source, validation = training_sets(
         args.data_dir, args.validation_share, SEED, tuple(args.sources)
     )
     reports = by_source.pop(CASE_REPORTS, [])
+    if args.mine and CASE_REPORTS in args.sources:
+        pool = load_case_reports(args.data_dir / CASE_REPORTS, SEED, hard=MINE_POOL, rand=0)
+        reports = split_by_hash(pool, CASE_VALIDATION_SHARE)[0]
     by_source["earlier reports"] = [g for g in reports if not _is_new(g, args.new_reports)]
     train_groups = [g for g in reports if _is_new(g, args.new_reports)] + [
         g for groups in by_source.values() for g in _replayed(groups, args.replay, rng)
@@ -110,6 +130,18 @@ def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list
         train_groups = rng.sample(train_groups, min(args.limit, len(train_groups)))
         validation = {k: v[: max(20, args.limit // 10)] for k, v in validation.items()}
     return train_groups, validation
+
+
+def _mined(groups: list[Group], model, tokenizer, hard: int, rng: random.Random) -> list:
+    """The written reports' groups (their ids end in the question's number) with negatives
+    mined by the starting model; the other sources' groups as they are."""
+    model.eval()
+    score = mining.torch_scorer(model, tokenizer, MAX_TOKENS)
+    written = [g for g in groups if g.qid.rpartition("-")[0] == g.article]
+    started = time.time()
+    mined = iter(mining.mine(written, score, hard, CASE_RANDOM_NEGATIVES, rng))
+    print(f"mined {len(written)} questions in {(time.time() - started) / 60:.1f} min", flush=True)
+    return [next(mined) if g.qid.rpartition("-")[0] == g.article else g for g in groups]
 
 
 def _listwise_loss(logits, batch: list[Group]):
@@ -167,6 +199,7 @@ def train(args: argparse.Namespace) -> Path:
     )
 
     from rag.config import bundled_model_dir
+    from rag.reader.unpack import checkpoint_from_onnx
 
     random.seed(SEED)
     np.random.seed(SEED)
@@ -175,10 +208,14 @@ def train(args: argparse.Namespace) -> Path:
     rng = random.Random(SEED)
     train_groups, validation = _training_groups(args, rng)
     base = Path(args.base or bundled_model_dir())
+    if (base / MODEL_FILE).exists() and not (base / "config.json").exists():
+        base = checkpoint_from_onnx(base, Path(args.work_dir) / "base")
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(base), num_labels=1, local_files_only=True
     )
+    if args.mine:
+        train_groups = _mined(train_groups, model, tokenizer, args.mine, rng)
     if args.context:
         train_groups = _with_contexts(train_groups, random.Random(SEED + 1))
     if args.loss == "listwise":
@@ -215,6 +252,7 @@ def train(args: argparse.Namespace) -> Path:
         lr=args.lr,
         loss=args.loss,
         context=args.context,
+        mined=args.mine,
         seed=SEED,
         train_minutes=round(minutes, 1),
     )
@@ -241,6 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--context", action="store_true", help="read each sentence with the one before it"
+    )
+    parser.add_argument(
+        "--mine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="written reports: the N non-answers the starting model rates highest (0: by words)",
     )
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0: all)")
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
