@@ -26,7 +26,9 @@ def mine(
     """Each group cut to its answers, the ``hard`` non-answers that ``score`` rates highest
     and ``rand`` of the others."""
     mined = []
-    for g in groups:
+    for n, g in enumerate(groups, start=1):
+        if n % 500 == 0:
+            print(f"mined {n}/{len(groups)} questions", flush=True)
         scores = score(g.question, g.sentences)
         negatives = [int(i) for i in np.argsort(-scores, kind="stable") if i not in g.positives]
         rest = negatives[hard:]
@@ -45,6 +47,8 @@ def mine(
 def torch_scorer(model, tokenizer, max_tokens: int, batch: int = 64) -> Scorer:
     """A scorer from the model being trained, before its first step."""
     import torch
+
+    model.eval()  # no dropout while mining; training switches it back
 
     def score(question: str, sentences: list[str]) -> np.ndarray:
         logits = []
