@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rag.answer_types import expected_type, named_drugs
@@ -15,7 +16,7 @@ from rag.answering import ABSTAIN_TEXT, Answerer, confidence_words
 from rag.config import Settings
 from rag.documents import Chunk, Hit
 from rag.query import Query
-from rag.reader.model import reader_for
+from rag.reader.model import log_odds, reader_for
 
 SAME_TOPIC = [
     (
@@ -231,3 +232,56 @@ def test_calibration_fits_the_weight_that_leads_with_answers_and_caps_false_abst
     answered = sum(o.best >= fitted["threshold"] for o in answerable)
     assert len(answerable) - answered <= FALSE_ABSTENTION * len(answerable)
     assert fitted["validation"]["abstained"] == 1.0  # every near miss sits under the cut
+
+
+def test_the_shipped_reader_unpacks_into_a_checkpoint_that_reads_alike(tmp_path):
+    """A clone can train on from the shipped int8 reader: its dequantised weights rank
+    each hand-made pair as the shipped model does, with close probabilities."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from rag.reader.mining import torch_scorer
+    from rag.reader.model import MAX_TOKENS
+    from rag.reader.unpack import checkpoint_from_onnx
+
+    folder = checkpoint_from_onnx(reader_for().model_dir, tmp_path / "base")
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+    score = torch_scorer(model, AutoTokenizer.from_pretrained(str(folder)), MAX_TOKENS)
+    for question, answer, near_miss in SAME_TOPIC:
+        unpacked = score(question, [answer, near_miss])
+        shipped = log_odds(reader_for().score(question, [answer, near_miss]))
+        assert unpacked[0] > unpacked[1]
+        # int8 activations move a log-odds by up to about 0.6; a weight put in the wrong
+        # place moves it by several.
+        assert np.abs(unpacked - shipped).max() < 1.0
+
+
+def test_mining_keeps_the_answer_and_the_negatives_the_scorer_rates_highest():
+    import random
+
+    from rag.reader.data import Group
+    from rag.reader.mining import mine
+
+    question, answer, near_miss = SAME_TOPIC[1]
+    others = [near_miss, "The patient lived alone.", "The fracture healed by four months."]
+    group = Group("w0-1", question, [others[1], answer, others[0], others[2]], {1}, "w0")
+    group.contexts = ["", "", "", ""]
+    probabilities = reader_for().score(question, group.sentences)
+    (kept,) = mine([group], reader_for().score, hard=1, rand=0, rng=random.Random(0))
+    negatives = [i for i in range(4) if i != 1]
+    top = max(negatives, key=lambda i: probabilities[i])
+    assert kept.sentences == [answer, group.sentences[top]] and kept.positives == {0}
+    assert len(kept.contexts) == 2
+
+
+def test_training_goes_on_from_the_shipped_reader_with_mined_negatives(tmp_path):
+    from rag.reader import train
+
+    out = tmp_path / "model"
+    train.main(
+        ["--base", str(reader_for().model_dir), "--mine", "2", "--limit", "12",
+         "--max-steps", "1", "--batch", "8", "--sources", "case-reports", "--out", str(out),
+         "--work-dir", str(tmp_path / "work"), "--threads", "1"]
+    )  # fmt: skip
+    report = json.loads((out / "training.json").read_text())
+    assert report["mined"] == 2 and report["steps"] == 1
+    assert (tmp_path / "work" / "base" / "config.json").exists()
