@@ -263,8 +263,7 @@ def test_mining_keeps_the_answer_and_the_negatives_the_scorer_rates_highest():
 
     question, answer, near_miss = SAME_TOPIC[1]
     others = [near_miss, "The patient lived alone.", "The fracture healed by four months."]
-    group = Group("w0-1", question, [others[1], answer, others[0], others[2]], {1}, "w0")
-    group.contexts = ["", "", "", ""]
+    group = Group("w0-1", question, [others[1], answer, others[0], others[2]], {1}, "w0", [""] * 4)
     probabilities = reader_for().score(question, group.sentences)
     (kept,) = mine([group], reader_for().score, hard=1, rand=0, rng=random.Random(0))
     negatives = [i for i in range(4) if i != 1]

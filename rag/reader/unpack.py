@@ -17,7 +17,7 @@ import numpy as np
 from rag.reader.model import MODEL_FILE
 
 _PREFIX = "inner."  # the exporter wraps the model: inner.bert..., inner.classifier...
-_MATMUL_OUTPUT = re.compile(r"^/inner/(.+)/(?:MatMul|Gemm)_output_0")
+_MATMUL_OUTPUT = re.compile(r"^/inner/(.+)/MatMul_output_0")
 
 
 def _dequantised(inits: dict, stem: str) -> np.ndarray:
