@@ -284,3 +284,28 @@ def test_training_goes_on_from_the_shipped_reader_with_mined_negatives(tmp_path)
     report = json.loads((out / "training.json").read_text())
     assert report["mined"] == 2 and report["steps"] == 1
     assert (tmp_path / "work" / "base" / "config.json").exists()
+
+
+# Two reports alike but for their figures, asked the same question: over both at once,
+# the same sentence leads for both questions, so one of them would be wrong.
+ALIKE_REPORTS = [
+    {
+        "id": f"alike-{n}",
+        "text": f"A {age}-year-old woman was admitted with fever and weight loss. "
+        f"Her erythrocyte sedimentation rate was {esr} mm/h. She recovered after treatment.",
+        "questions": [{"q": "What was her sedimentation rate?", "answer": f"{esr} mm/h"}],
+    }
+    for n, (age, esr) in enumerate([(34, 74), (61, 12)])
+]
+
+
+def test_calibration_asks_each_validation_question_of_its_own_report(tmp_path):
+    """Written reports come in families of alike cases and their questions often name no
+    patient: each is asked of its own report, so the fit measures the reader, not which
+    report retrieval guessed."""
+    from rag.eval.calibrate import WEIGHTS, outcomes
+
+    results = outcomes(tmp_path, ALIKE_REPORTS)
+    assert len(results) == 2
+    assert all(o.answerable and o.best > 0 for o in results)
+    assert all(o.right[w] for o in results for w in WEIGHTS)
