@@ -174,3 +174,37 @@ def test_training_cards_quote_their_reports_verbatim():
     for card in cards:
         for name, field in card["fields"].items():
             assert field is None or field["quote"] in texts[card["doc_id"]], (card["doc_id"], name)
+
+
+def test_a_card_field_is_right_on_any_sentence_the_gold_card_lists_for_it():
+    """A card quotes one sentence a field; where the report states a field in several
+    sentences (two treatments), the gold card lists the others under ``also``. The first
+    gold quote alone is scored too, and a sentence the gold does not list is still wrong."""
+    from rag.eval.cases import format_card_score, score_cards
+
+    surgery = "He underwent an anterior C5-C6 discectomy and fusion."
+    antibiotics = "He received intravenous ceftriaxone 2 g twice daily for six weeks."
+    gold = [
+        {
+            "doc_id": "r1",
+            "fields": {
+                "treatment": {"quote": surgery, "also": [antibiotics]},
+                "outcome": {"quote": "At six months he had returned to work."},
+                "complications": None,
+            },
+        }
+    ]
+    card = CaseCard(
+        "r1",
+        "",
+        fields={
+            "treatment": CardField(None, antibiotics),
+            "outcome": CardField(None, "He was discharged on day 19."),
+            "complications": None,
+        },
+    )
+    score = score_cards(gold, [card])
+    assert (score.stated, score.correct, score.correct_first_quote) == (2, 1, 0)
+    assert (score.unstated, score.filled) == (1, 0)
+    assert score.by_field == {"treatment": [1, 1], "outcome": [0, 1]}
+    assert "50.0% (1/2; on the first gold quote alone 0.0%, 0)" in format_card_score(score)

@@ -2,8 +2,11 @@
 patient summaries (``rag eval --cards GOLD``, ``rag eval --similar SUMMARIES``).
 
 A stated field is right when the card fills it with the gold value (age, sex) or quotes a
-sentence that holds the gold quote (or most of its words); an unstated field is wrongly
-filled whenever the card fills it.
+sentence that holds the gold quote (or most of its words), or one of the gold card's
+``also`` quotes: the other sentences that state the same field of the same patient (a
+second operation, another investigation), since a card quotes one sentence a field and
+either would be right. The share right on the first gold quote alone is kept beside it.
+An unstated field is wrongly filled whenever the card fills it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 class CardScore:
     stated: int = 0
     correct: int = 0
+    correct_first_quote: int = 0  # right on the gold card's first quote alone
     unstated: int = 0
     filled: int = 0
     by_field: dict[str, list[int]] = field(default_factory=dict)  # name -> [right, stated]
@@ -46,15 +50,24 @@ def read_jsonl(path: Path) -> list[dict]:
         raise RagError(f"{path}: cannot read it as JSON lines ({exc})") from exc
 
 
-def field_right(name: str, gold: dict, got: CardField | None) -> bool:
+def field_right(name: str, gold: dict, got: CardField | None, also: bool = True) -> bool:
+    """Whether ``got`` fills the field as the gold card does (with ``also``: as any of its
+    quotes does)."""
     if got is None:
         return False
     if name in ("age", "sex"):
         return str(got.value).lower() == str(gold.get("value")).lower()
-    want = _WORD.findall(gold["quote"].lower())
-    have = set(_WORD.findall(got.quote.lower()))
-    if gold["quote"].lower() in got.quote.lower() or got.quote.lower() in gold["quote"].lower():
+    quotes = [gold["quote"], *(gold.get("also") or [])] if also else [gold["quote"]]
+    return any(_quotes(quote, got.quote) for quote in quotes)
+
+
+def _quotes(gold: str, quoted: str) -> bool:
+    """The quoted sentence holds the gold quote, lies within it, or has most of its words."""
+    gold, quoted = gold.lower(), quoted.lower()
+    if gold in quoted or quoted in gold:
         return True
+    want = _WORD.findall(gold)
+    have = set(_WORD.findall(quoted))
     return bool(want) and sum(w in have for w in want) / len(want) >= QUOTE_OVERLAP
 
 
@@ -78,6 +91,7 @@ def score_cards(gold: list[dict], cards: list[CaseCard]) -> CardScore:
             right = field_right(name, want, have)
             score.stated += 1
             score.correct += right
+            score.correct_first_quote += field_right(name, want, have, also=False)
             tally = score.by_field.setdefault(name, [0, 0])
             tally[0] += right
             tally[1] += 1
@@ -105,8 +119,10 @@ def score_similar(rows: list[dict], pipeline, k: int = 3) -> dict:
 
 
 def format_card_score(score: CardScore) -> str:
+    first = score.correct_first_quote / score.stated if score.stated else 0.0
     lines = [
-        f"stated fields right   {score.accuracy:.1%} ({score.correct}/{score.stated})",
+        f"stated fields right   {score.accuracy:.1%} ({score.correct}/{score.stated}; "
+        f"on the first gold quote alone {first:.1%}, {score.correct_first_quote})",
         f"unstated fields filled {score.fill_rate:.1%} ({score.filled}/{score.unstated})",
     ]
     for name, (right, total) in sorted(score.by_field.items()):
