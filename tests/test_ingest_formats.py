@@ -239,6 +239,22 @@ def test_a_page_whose_date_the_metadata_reader_cannot_parse_is_still_indexed(tmp
     assert "temporal artery biopsy" in doc.text
 
 
+def test_html_superscripts_and_brackets_read_as_plain_text(tmp_path):
+    """trafilatura's Markdown keeps <sup>/<sub> tags and escapes brackets ("\\[1\\]"); a
+    quoted sentence shows neither."""
+    page = (
+        "<html><head><title>Nutcracker syndrome in a young woman</title></head><body>"
+        "<h1>Nutcracker syndrome in a young woman</h1>"
+        f"<p>{LEFT} Her BMI was 18.1 kg/m<sup>2</sup> and her PaCO<sub>2</sub> was normal.</p>"
+        f"<p>{RIGHT} The phenomenon is well described [1] and rarely symptomatic [2, 3].</p>"
+        "</body></html>"
+    )
+    text = load(tmp_path, "nutcracker.html", page).text
+    assert "18.1 kg/m2 and her PaCO2 was normal" in text
+    assert "well described [1] and rarely symptomatic [2, 3]." in text
+    assert not re.search(r"</?su[pb]>|\\\\", text), text
+
+
 @pytest.mark.parametrize("suffix", [".htm", ".html"])
 def test_html_page_without_an_article_is_reported(tmp_path, suffix):
     from rag.errors import RagError

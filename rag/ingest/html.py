@@ -17,6 +17,10 @@ from rag.errors import RagError
 
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
 _FIGURE_LABEL = re.compile(r"^\s*((?:fig(?:ure)?|table)\.?\s*\d+[a-z]?)[.:]?\s*", re.I)
+# What trafilatura's Markdown keeps of the page's markup inside a paragraph: super- and
+# subscript tags ("kg/m<sup>2</sup>") and backslash escapes ("\[1\]").
+_SCRIPT_TAG = re.compile(r"</?su[bp]>", re.I)
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def load_html(path: Path, data: bytes) -> tuple[list[Section], dict]:
@@ -40,10 +44,16 @@ def load_html(path: Path, data: bytes) -> tuple[list[Section], dict]:
     )
     if not text or not text.strip():
         raise RagError(f"{path.name}: no article text found in the page")
+    text = plain(text)
     meta = _metadata(tree, data)
     blocks = [Section(heading=None, text=text)]
     blocks += [c for c in _captions(tree) if c.text not in text]
     return blocks, meta
+
+
+def plain(markdown: str) -> str:
+    """trafilatura's Markdown with its inline markup read as text: "kg/m2", "[1]"."""
+    return _ESCAPE.sub(r"\1", _SCRIPT_TAG.sub("", markdown))
 
 
 def _meta_values(tree, *names: str) -> list[str]:
