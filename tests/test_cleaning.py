@@ -66,6 +66,22 @@ def test_reference_list_is_kept_out_and_headings_become_sections():
     ]
 
 
+def test_a_sentence_wrapped_early_after_a_heading_is_not_taken_for_one():
+    """Text from a PDF may wrap a paragraph's first line short: "A 14-year-old girl was
+    referred with" is the start of a sentence (it runs on into the next line, in lower case
+    or after "with"), not a heading that would cut the age off the case."""
+    body = (
+        "nine days of severe left retro-orbital pain and three days of double vision and a\n"
+        "drooping left eyelid. The pain was constant, boring and worse at night, and she\n"
+        "rated it eight out of ten. She had mild atopic eczema and took no medicines."
+    )
+    for first in ("A 14-year-old girl was referred with", "At week 4 a review found"):
+        raw = f"Case presentation\n{first}\n{body}\n\nDiscussion\n\nThe syndrome is rare."
+        sections = clean_sections([Section(None, raw)])
+        assert [s.heading for s in sections] == ["Case presentation", "Discussion"]
+        assert sections[0].text.startswith(f"{first} nine days of severe")
+
+
 def test_running_headers_footers_and_page_numbers_are_removed():
     bodies = [
         "The patient was admitted with fever.\nBlood cultures were drawn on arrival.",
