@@ -68,8 +68,8 @@ def test_reference_list_is_kept_out_and_headings_become_sections():
 
 def test_a_sentence_wrapped_early_after_a_heading_is_not_taken_for_one():
     """Text from a PDF may wrap a paragraph's first line short: "A 14-year-old girl was
-    referred with" is the start of a sentence (it runs on into the next line, in lower case
-    or after "with"), not a heading that would cut the age off the case."""
+    referred with" is the start of a sentence (it runs on into the next line in lower case),
+    not a heading that would cut the age off the case."""
     body = (
         "nine days of severe left retro-orbital pain and three days of double vision and a\n"
         "drooping left eyelid. The pain was constant, boring and worse at night, and she\n"

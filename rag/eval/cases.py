@@ -38,6 +38,10 @@ class CardScore:
         return self.correct / self.stated if self.stated else 0.0
 
     @property
+    def first_quote_accuracy(self) -> float:
+        return self.correct_first_quote / self.stated if self.stated else 0.0
+
+    @property
     def fill_rate(self) -> float:
         return self.filled / self.unstated if self.unstated else 0.0
 
@@ -119,10 +123,10 @@ def score_similar(rows: list[dict], pipeline, k: int = 3) -> dict:
 
 
 def format_card_score(score: CardScore) -> str:
-    first = score.correct_first_quote / score.stated if score.stated else 0.0
     lines = [
         f"stated fields right   {score.accuracy:.1%} ({score.correct}/{score.stated}; "
-        f"on the first gold quote alone {first:.1%}, {score.correct_first_quote})",
+        f"on the first gold quote alone {score.first_quote_accuracy:.1%}, "
+        f"{score.correct_first_quote})",
         f"unstated fields filled {score.fill_rate:.1%} ({score.filled}/{score.unstated})",
     ]
     for name, (right, total) in sorted(score.by_field.items()):

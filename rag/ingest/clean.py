@@ -47,12 +47,6 @@ _DEGREE = re.compile(
     r"(?![A-Za-z])"
 )
 _NEW_LIST = re.compile(r"1\.\s")
-# A line that ends on one of these runs on into the next: a wrapped sentence, not a heading
-# ("A 14-year-old girl was referred with").
-_RUNS_ON = frozenset(
-    "a an and as at by for from in into of on or than that the to was were which who whom with"
-    " her his their its".split()
-)
 
 MIN_PROSE_SENTENCES = 10  # a text with this many prose sentences is an article
 KEEP_SHARE = 0.2  # cleaning that keeps less of its prose than this has misjudged the text
@@ -123,8 +117,6 @@ def _heading_form(line: str) -> bool:
     s = line.strip()
     ws = words(s)
     if not ws or len(ws) > 10 or s.endswith((".", ",", ";", "…")):
-        return False
-    if ws[-1].lower() in _RUNS_ON:
         return False
     return s[0].isupper() or s[0].isdigit()
 
@@ -243,7 +235,7 @@ def _mark_headings(lines: list[_Line]) -> None:
             and bool(_FULL_STOP.search(before.text))
         )
         # A heading's paragraph opens with a capital; one that goes on in lower case
-        # continues a sentence wrapped early ("At week 4 a routine review found / raised").
+        # continues a sentence wrapped early ("A 14-year-old girl was referred with / nine").
         runs_on = lines[i + 1].text[:1].islower()
         if opens and ln.how != "piece" and not runs_on and _heading_form(ln.text):
             ln.kind = "H"

@@ -44,14 +44,14 @@ def load_html(path: Path, data: bytes) -> tuple[list[Section], dict]:
     )
     if not text or not text.strip():
         raise RagError(f"{path.name}: no article text found in the page")
-    text = plain(text)
+    text = _plain(text)
     meta = _metadata(tree, data)
     blocks = [Section(heading=None, text=text)]
     blocks += [c for c in _captions(tree) if c.text not in text]
     return blocks, meta
 
 
-def plain(markdown: str) -> str:
+def _plain(markdown: str) -> str:
     """trafilatura's Markdown with its inline markup read as text: "kg/m2", "[1]"."""
     return _ESCAPE.sub(r"\1", _SCRIPT_TAG.sub("", markdown))
 

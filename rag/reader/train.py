@@ -135,7 +135,7 @@ def _training_groups(args: argparse.Namespace, rng: random.Random) -> tuple[list
 def _mined(groups: list[Group], score: mining.Scorer, hard: int, rng: random.Random) -> list:
     """The written reports' groups (``load_case_reports`` names each question
     ``{report}-{n}``) with negatives mined by the starting model; the others as they are."""
-    written = [g for g in groups if g.qid == f"{g.article}-{g.qid.rpartition('-')[2]}"]
+    written = [g for g in groups if g.qid.rpartition("-")[0] == g.article]
     started = time.time()
     mined = {g.qid: g for g in mining.mine(written, score, hard, CASE_RANDOM_NEGATIVES, rng)}
     print(f"mined {len(written)} questions in {(time.time() - started) / 60:.1f} min", flush=True)
