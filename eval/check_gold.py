@@ -14,7 +14,7 @@ corpus = os.path.join(here, "corpus")
 def text_of(path):
     with open(path, encoding="utf-8") as f:
         t = f.read()
-    if path.endswith(".html"):
+    if path.endswith((".html", ".xml")):
         t = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", t, flags=re.S)
         t = html.unescape(re.sub(r"<[^>]+>", "", t))
     return t
@@ -23,7 +23,7 @@ def text_of(path):
 docs = {
     os.path.splitext(f)[0]: text_of(os.path.join(corpus, f))
     for f in sorted(os.listdir(corpus))
-    if f.endswith((".txt", ".md", ".html"))
+    if f.endswith((".txt", ".md", ".html", ".xml"))
 }
 with open(os.path.join(here, "gold.jsonl"), encoding="utf-8") as f:
     rows = [json.loads(line) for line in f]
