@@ -10,7 +10,8 @@ the reader's probability under its calibrated threshold. With the reader, the le
 ranked by the reader's log-odds plus ``similarity_weight`` times the similarity score:
 the two disagree on different questions, and together they put the answer first more
 often on the validation split (``python -m rag.eval.calibrate``, which fits the weight
-and the threshold).
+and the threshold). The reader reads the question with its patient named plainly
+(``Query.reader_text``).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class Answerer:
 
     def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
         probabilities = self.reader.score(
-            query.text, [c.sentence for c in candidates], previous_sentences(candidates)
+            query.reader_text, [c.sentence for c in candidates], previous_sentences(candidates)
         )
         for c, p in zip(candidates, probabilities, strict=True):
             c.probability = float(p)

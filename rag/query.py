@@ -21,6 +21,15 @@ from rag.answer_types import AnswerType
 from rag.documents import DocInfo
 from rag.store import Store
 
+# How a clinician names the patient so that retrieval finds the right report ("... in the
+# SSc patient with calcinosis?", "... of the 57-year-old woman?"), at the end of the
+# question or of a clause.
+_PATIENT_NAMING = re.compile(
+    r"\b(in|of|for|to|with) the (?:[\w-]+ ){0,3}?"
+    r"(?:patient|woman|man|girl|boy|child|infant|case|\d+-year-old)\b"
+    r"(?: (?:with|who) [^,?]*)?(?=[,?]|$)",
+    re.I,
+)
 _ABBREVIATION = re.compile(r"\b(?=[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]{1,7}\b")
 
 
@@ -61,6 +70,14 @@ class Query:
     mode: str = "hybrid"
     k: int = 5
     filters: Filters = field(default_factory=Filters)
+
+    @property
+    def reader_text(self) -> str:
+        """The question as the answer reader reads it, with the patient named plainly
+        ("in the patient"): retrieval has found the report by that naming, and the reader,
+        which judges one sentence at a time, is drawn by it to sentences that restate it
+        rather than to the one that answers."""
+        return _PATIENT_NAMING.sub(lambda m: f"{m.group(1)} the patient", self.text)
 
 
 def candidate_abbreviations(question: str) -> list[str]:

@@ -67,6 +67,40 @@ def _hit(text: str, rank: int = 1) -> Hit:
     return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
 
 
+# Questions that name their patient as a clinician does, each with the sentence that answers.
+NAMED_PATIENT = [
+    (
+        "How long did the fever last in the boy with Kawasaki disease?",
+        "His fever persisted for eleven days despite antipyretics.",
+    ),
+    (
+        "What did the biopsy show in the elderly man with the scalp lesion?",
+        "Biopsy showed a well-differentiated squamous cell carcinoma.",
+    ),
+    (
+        "Where was the aneurysm in the 45-year-old woman with thunderclap headache?",
+        "Angiography showed a 7 mm aneurysm at the anterior communicating artery.",
+    ),
+    (
+        "What antibiotic was given to the diabetic woman with the foot abscess?",
+        "Intravenous piperacillin-tazobactam 4.5 g three times daily was started.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), NAMED_PATIENT)
+def test_the_reader_reads_the_question_with_its_patient_named_plainly(question, answer):
+    query = _query(question)
+    assert query.reader_text.endswith("the patient?")
+    assert query.reader_text.split()[:3] == question.split()[:3]  # what it asks is kept
+    reader = reader_for()
+    plain, named = reader.score(query.reader_text, [answer]), reader.score(question, [answer])
+    assert plain[0] > named[0]  # the naming only draws the reader away from the answer
+    settings = Settings(reader_similarity_weight=0.0).answering
+    answer_given = Answerer(None, settings, reader=reader).answer(query, [_hit(answer)])
+    assert answer_given.confidence == pytest.approx(float(plain[0]), abs=1e-4)
+
+
 def test_abstention_follows_the_calibrated_threshold():
     reader = reader_for()
     question, answer, near_miss = SAME_TOPIC[0]
