@@ -34,7 +34,9 @@ QUESTIONS = [
 ]
 SOAK_COMMITS = 25  # rebuild commits in the soak test, at least
 SOAK_ASKS = 100  # ... and questions answered through Pipeline.ask meanwhile
-SOAK_SECONDS = 90.0  # the bound on both
+# A safety bound only: the soak stops as soon as both counts are reached (about 90 s on a
+# quiet 2-core machine); a machine busy with other work needs longer, not a failure.
+SOAK_SECONDS = 300.0
 
 
 @pytest.fixture(scope="module")
