@@ -130,9 +130,24 @@ class Answerer:
         weight = self.settings.reader_similarity_weight
         return self.reader.answering["similarity_weight"] if weight < 0 else weight
 
-    def candidates(self, hits: list[Hit]) -> list[Candidate]:
-        """Quotable sentences of the top passages (with stored vectors where indexed)."""
+    @property
+    def depth(self) -> int:
+        """How many retrieved passages the answerer may read (``Pipeline.passages``)."""
+        return max(self.settings.answer_passages, self.settings.report_depth)
+
+    def read_passages(self, hits: list[Hit]) -> list[Hit]:
+        """The passages whose sentences may be quoted: the best ``answer_passages``, and
+        further down to ``report_depth`` those of the report ranked first."""
         top = hits[: self.settings.answer_passages]
+        if not top:
+            return top
+        report = top[0].chunk.doc_id
+        deeper = hits[len(top) : self.settings.report_depth]
+        return top + [h for h in deeper if h.chunk.doc_id == report]
+
+    def candidates(self, hits: list[Hit]) -> list[Candidate]:
+        """Quotable sentences of the passages read (with stored vectors where indexed)."""
+        top = self.read_passages(hits)
         stored = {}
         if self.store and (not self.reader or self.similarity_weight):
             stored = self.store.sentences(h.chunk.chunk_id for h in top)
@@ -155,6 +170,19 @@ class Answerer:
         if self.reader:
             self.reader_scores(query, candidates)
             self.rank_by_reader(candidates, weight)
+            self.favour_top_report(candidates)
+
+    def favour_top_report(self, candidates: list[Candidate]) -> None:
+        """Lift the sentences of the report whose passage ranks first, by
+        ``top_report_bonus`` in log-odds: among like case reports, a sentence stating a like
+        fact of another patient is otherwise read as answering just as well."""
+        bonus = self.settings.top_report_bonus
+        if not bonus or not candidates:
+            return
+        top = min(candidates, key=lambda c: c.hit.rank).hit.chunk.doc_id
+        for c in candidates:
+            if c.hit.chunk.doc_id == top:
+                c.score += bonus
 
     def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
         probabilities = self.reader.score(
@@ -171,10 +199,15 @@ class Answerer:
             c.score = float(o) + weight * c.similarity
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
+        """The answer from ``hits`` (retrieved to ``depth``); it shows the ``query.k``
+        passages asked for, and any cited passage below them."""
         candidates = self.candidates(hits)
         if candidates and not self._unnamed_drugs(query, hits):
             self.judge(query, candidates)
-        return self.decide(query, hits, candidates)
+        answer = self.decide(query, hits, candidates)
+        cited = {c.hit.chunk.chunk_id for c in answer.citations}
+        answer.hits = [h for i, h in enumerate(hits) if i < query.k or h.chunk.chunk_id in cited]
+        return answer
 
     def eligible(self, query: Query, candidates: list[Candidate]) -> list[int]:
         """The candidates that may lead, best first: for a question asking for a kind of
@@ -264,7 +297,7 @@ class Answerer:
         drugs = query.drugs if self.settings.answer_types else ()
         if not drugs:
             return ""
-        evidence = " ".join(h.chunk.text.lower() for h in hits[: self.settings.answer_passages])
+        evidence = " ".join(h.chunk.text.lower() for h in self.read_passages(hits))
         return "" if any(drug in evidence for drug in drugs) else " or ".join(drugs)
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 
 from rag.answering import Answerer
@@ -10,6 +11,7 @@ from rag.config import Settings
 from rag.documents import Answer, CaseCard, Hit
 from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
+from rag.query import Query
 from rag.reader.model import reader_for
 from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
@@ -74,7 +76,12 @@ class Pipeline:
         reader = self.answerer.reader or reader_for(self.settings.reader_model)
         return FieldReader(reader, self.embedder)
 
+    def passages(self, query: Query) -> list[Hit]:
+        """What :meth:`ask` reads: the ``query.k`` best passages, or as many more as the
+        answerer may read (it shows only the k asked for, and those it quotes)."""
+        return self.retriever.run(replace(query, k=max(query.k, self.answerer.depth)))
+
     def ask(self, *request, **options) -> Answer:
         """A cited answer, or an abstention (the arguments of :meth:`query`)."""
         query = self.query(*request, **options)
-        return self.answerer.answer(query, self.retriever.run(query))
+        return self.answerer.answer(query, self.passages(query))

@@ -7,6 +7,7 @@ sentence that answers with a sentence on the same topic that does not.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,7 +64,11 @@ def _query(text: str) -> Query:
 
 
 def _hit(text: str, rank: int = 1) -> Hit:
-    chunk = Chunk("doc", rank, text, None, None, None, 0, len(text), 0, chunk_id=rank)
+    return _doc_hit(text, "doc", rank)
+
+
+def _doc_hit(text: str, doc_id: str, rank: int) -> Hit:
+    chunk = Chunk(doc_id, rank, text, None, None, None, 0, len(text), 0, chunk_id=rank)
     return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
 
 
@@ -343,3 +348,57 @@ def test_calibration_asks_each_validation_question_of_its_own_report(tmp_path):
     assert len(results) == 2
     assert all(o.answerable and o.best > 0 for o in results)
     assert all(o.right[w] for o in results for w in WEIGHTS)
+
+
+def test_the_report_whose_passage_ranks_first_is_favoured_but_not_the_only_source():
+    """Two like case reports both state an MRI finding; the question is about the patient
+    of the report retrieved first. The reader alone is a little surer of the other one."""
+    reader = reader_for()
+    question = "What did the MRI show in the woman with the cervical myelopathy?"
+    hers = "MRI demonstrated cord compression at C5-C6 with a high T2 signal."
+    other = "MRI of the cervical spine showed severe canal stenosis at C3-C4 in the man."
+    unrelated = "She was admitted to the neurosurgical ward for observation."
+
+    def lead(bonus: float, first: str) -> str:
+        settings = Settings(reader_similarity_weight=0.0, top_report_bonus=bonus).answering
+        hits = [_doc_hit(first, "hers", 1), _doc_hit(other, "other", 2)]
+        answer = Answerer(None, settings, reader=reader).answer(_query(question), hits)
+        return answer.citations[0].sentence
+
+    assert lead(0.0, hers) == other  # the reader alone leads with the other patient's MRI
+    assert lead(Settings().answering.top_report_bonus, hers) == hers
+    # A prior, not a filter: when her report holds nothing that answers, the other leads.
+    assert lead(Settings().answering.top_report_bonus, unrelated) == other
+
+
+def test_the_answer_reads_further_down_the_top_report_and_shows_the_passage_it_quotes():
+    """The answer sits in the report ranked first, but in its sixth-ranked passage; a like
+    sentence of another report ranks seventh. Only the first is read, and shown."""
+    reader = reader_for()
+    question = "Which antibiotic was started for the cellulitis?"
+    answer = "Intravenous cefazolin was started for the cellulitis of the left leg."
+    filler = "The ward round took place in the morning."
+    hits = [
+        _doc_hit(filler, doc, rank)
+        for rank, doc in enumerate(["hers", "b", "c", "b", "c"], start=1)
+    ]
+    hits += [
+        _doc_hit(answer, "hers", 6),
+        _doc_hit("Intravenous flucloxacillin was started for his cellulitis.", "b", 7),
+    ]
+    query = replace(_query(question), k=5)
+
+    def ask(report_depth: int):
+        settings = Settings(report_depth=report_depth, reader_similarity_weight=0.0).answering
+        return Answerer(None, settings, reader=reader).answer(query, hits)
+
+    read = ask(10)
+    assert read.citations[0].sentence == answer
+    assert [h.rank for h in read.hits] == [1, 2, 3, 4, 5, 6]  # the k asked for, and its source
+    assert not any("flucloxacillin" in c.sentence for c in read.citations)
+    unread = ask(5)  # the first five passages only: nothing there answers
+    assert answer not in unread.text
+    assert [h.rank for h in unread.hits] == [1, 2, 3, 4, 5]
+    for depth, ranks in ((10, [1, 2, 3, 4, 5, 6]), (5, [1, 2, 3, 4, 5])):
+        answerer = Answerer(None, Settings(report_depth=depth).answering, reader=reader)
+        assert [h.rank for h in answerer.read_passages(hits)] == ranks

@@ -83,7 +83,7 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
     for q in questions:
         report = q.id.rpartition("-")[0]
         query = pipeline.query(q.question, filters=Filters(doc_ids=frozenset({report})))
-        hits = pipeline.retriever.run(query)
+        hits = pipeline.passages(query)
         candidates = answerer.candidates(hits)
         outcome = Outcome(q.answerable)
         if candidates:

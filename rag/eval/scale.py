@@ -491,7 +491,7 @@ def serve_hybrid(index_dir: str, queries: list[str], overrides: dict) -> dict:
         t = time.perf_counter()
         query = pipe.query(q)
         t1 = time.perf_counter()
-        hits = pipe.retriever.run(query)
+        hits = pipe.passages(query)
         t2 = time.perf_counter()
         result = pipe.answerer.answer(query, hits)
         t3 = time.perf_counter()
