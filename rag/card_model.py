@@ -31,7 +31,8 @@ class FieldModel:
     weights: np.ndarray  # fields x shared features
     own: np.ndarray  # own-evidence features, the same weights for every field
     none: np.ndarray  # per field: the score a sentence must beat to be quoted, ...
-    margin: float  # ... by this much (picked for few fields filled that a report leaves out)
+    margin: float | list[float]  # ... by this much, one for all fields or one each (picked
+    # for few fields filled that a report leaves out)
     about: dict  # how it was fitted (data, regularisation, cross-validated accuracy)
 
     @classmethod
@@ -56,8 +57,9 @@ class FieldModel:
             return dict.fromkeys(self.fields)
         scores = self.scores(shared, own)
         best = scores.argmax(axis=0)
+        margins = np.broadcast_to(np.asarray(self.margin, dtype=np.float64), self.none.shape)
         return {
-            name: int(best[j]) if scores[best[j], j] > self.none[j] + self.margin else None
+            name: int(best[j]) if scores[best[j], j] > self.none[j] + margins[j] else None
             for j, name in enumerate(self.fields)
         }
 
@@ -73,7 +75,11 @@ class Case:
 
 
 def fit(
-    cases: list[Case], fields: list[str], l2: float, margin: float = 0.0, about: dict | None = None
+    cases: list[Case],
+    fields: list[str],
+    l2: float,
+    margin: float | list[float] = 0.0,
+    about: dict | None = None,
 ) -> FieldModel:
     """Maximum likelihood of each gold sentence (or of "none") under a softmax over the
     case's sentences plus the field's "none" score, with an L2 penalty on the weights."""

@@ -155,6 +155,33 @@ def test_the_field_model_learns_which_sentence_states_a_field_and_when_none_does
     assert model.own[0] > abs(model.own[1])
 
 
+def test_each_field_can_have_its_own_margin_and_the_shipped_model_uses_them():
+    import numpy as np
+
+    from rag.card_model import Case, FieldModel, fit
+    from rag.reader.train_fields import FIELD_MARGINS
+
+    rng = np.random.default_rng(1)
+    cases = [
+        Case(rng.normal(size=(5, 2)), rng.normal(size=(5, 2, 2)), {"site": [0], "outcome": [1]})
+        for _ in range(20)
+    ]
+    model = fit(cases, ["site", "outcome"], l2=0.01)
+    case = cases[0]
+    gap = model.scores(case.shared, case.own).max(axis=0) - model.none  # best over "none"
+    model.margin = float(gap.max()) + 1.0  # one margin above both: both blank
+    assert model.choose(case.shared, case.own) == {"site": None, "outcome": None}
+    model.margin = [float(gap[0]) - 1.0, float(gap.max()) + 1.0]  # the site's own, lower
+    chosen = model.choose(case.shared, case.own)
+    assert chosen["site"] is not None and chosen["outcome"] is None
+
+    shipped = FieldModel.load(_reader().model_path)
+    each = np.broadcast_to(shipped.margin, len(shipped.fields))
+    margins = dict(zip(shipped.fields, each, strict=True))
+    assert all(margins[name] == margin for name, margin in FIELD_MARGINS.items())
+    assert len(set(margins.values())) > 1  # the others share the cross-validated margin
+
+
 def test_the_field_model_survives_saving(tmp_path):
     from rag.card_model import FieldModel
 
