@@ -99,6 +99,37 @@ def test_running_headers_footers_and_page_numbers_are_removed():
     ]
 
 
+def test_a_text_files_running_footer_is_dropped_and_the_table_beside_it_kept():
+    """Text extracted from a PDF keeps the journal's footer at each page end but not the
+    page break: it is no heading, and the section it would have opened goes on."""
+    raw = (
+        "Case presentation\n"
+        "A 61-year-old man had three months of progressive leg stiffness and falls.\n"
+        "Examination showed spastic paraparesis with brisk reflexes.\n\n"
+        "Spine Neuro Case J 2025;11(3):214-220 Page 1 of 3\n\n"
+        "Table 1. Laboratory values\n"
+        "Test Admission 3 months\n"
+        "CRP 12 4\n\n"
+        "MRI showed cord compression at T10-T11 from an ossified ligament.\n"
+        "He underwent laminectomy from T10 to T11 on the fourth day.\n\n"
+        "Spine Neuro Case J 2025;11(3):214-220 Page 2 of 3\n\n"
+        "At six months he walked without aids.\n\n"
+        "Discussion\n\n"
+        "Ossification of the ligamentum flavum is a known cause of thoracic myelopathy."
+    )
+    sections = clean_sections([Section(None, raw)])
+    assert [s.heading for s in sections] == ["Case presentation", "Discussion"]
+    case = sections[0].text
+    assert "Spine Neuro" not in case and "Page" not in case
+    assert "Test Admission 3 months" in case and "CRP 12 4" in case
+    assert case.endswith("At six months he walked without aids.")
+    # A line that a report repeats without a year or a page is no footer: it stays.
+    again = raw.replace("Spine Neuro Case J 2025;11(3):214-220 Page 1 of 3", "Left leg")
+    again = again.replace("Spine Neuro Case J 2025;11(3):214-220 Page 2 of 3", "Left leg")
+    kept = " ".join(f"{s.heading} {s.text}" for s in clean_sections([Section(None, again)]))
+    assert "Left leg" in kept
+
+
 def test_a_paragraph_cut_off_or_ending_in_a_citation_is_kept():
     """Abstracts often end in a truncation mark or a citation, not a full stop."""
     paragraph = (

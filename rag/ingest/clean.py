@@ -35,6 +35,7 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n[ \t]*([a-z])")
 _TERMINAL = (".", "!", "?", ":", ";", "…", '"', "”", ")")
 _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
 _CAPTION = re.compile(r"(fig\.?|figure|table)\s*\d", re.I)
+_RUNNING_MARK = re.compile(r"\b(?:19|20)\d{2}\b|\bpage\b", re.I)  # a year, or "page"
 _FULL_STOP = re.compile(r"[.!?…][\"”’)\]]*$")
 _SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*$")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -221,6 +222,19 @@ def _own_kind(ln: _Line, common_lines: set[str] | frozenset[str]) -> str:
     return "P" if _is_sentence(s) and not _no_words(ln) else "S"
 
 
+def _without_running_lines(lines: list[_Line], common: set[str] | frozenset[str]) -> list[_Line]:
+    """The lines less those that a document repeats, digits aside, apart from each other,
+    short and with a year or a page in them: a journal's running footer ("Resp Case J
+    2024;9(6):e0412 page 1 of 3"), which a text file keeps without the page breaks that
+    would show it for one. Dropped, not marked chrome: a table beside it is still text."""
+    seen: dict[str, list[int]] = {}
+    for i, ln in enumerate(lines):
+        if _RUNNING_MARK.search(ln.text) and _own_kind(ln, common) == "S":
+            seen.setdefault(line_key(ln.text), []).append(i)
+    running = {i for rows in seen.values() if rows[-1] - rows[0] >= 3 for i in rows}
+    return [ln for i, ln in enumerate(lines) if i not in running]
+
+
 def _mark_headings(lines: list[_Line]) -> None:
     """A short line in heading form that opens a paragraph of prose is its heading."""
     for i, ln in enumerate(lines):
@@ -337,7 +351,7 @@ def _cleaned(blocks: list[Section], common_lines: set[str] | frozenset[str]) -> 
         for n, (block, page_text) in enumerate(zip(blocks, raw, strict=True))
         for text, blank, parts, how in logical_lines(dehyphenate(page_text))
     ]
-    lines = _cut_repeated(lines, common_lines)
+    lines = _without_running_lines(_cut_repeated(lines, common_lines), common_lines)
     _classify(lines, common_lines)
     sections: list[Section] = []
     heading: str | None = None
