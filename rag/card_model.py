@@ -13,6 +13,7 @@ reports, as a softmax over each case's sentences plus "none".
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class FieldModel:
     weights: np.ndarray  # fields x shared features
     own: np.ndarray  # own-evidence features, the same weights for every field
     none: np.ndarray  # per field: the score a sentence must beat to be quoted, ...
-    margin: float | list[float]  # ... by this much, one for all fields or one each (picked
+    margin: float | Sequence[float]  # ... by this much, one for all fields or one each (picked
     # for few fields filled that a report leaves out)
     about: dict  # how it was fitted (data, regularisation, cross-validated accuracy)
 
@@ -78,7 +79,7 @@ def fit(
     cases: list[Case],
     fields: list[str],
     l2: float,
-    margin: float | list[float] = 0.0,
+    margin: float | Sequence[float] = 0.0,
     about: dict | None = None,
 ) -> FieldModel:
     """Maximum likelihood of each gold sentence (or of "none") under a softmax over the

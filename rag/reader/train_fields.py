@@ -139,7 +139,7 @@ def cross_validate(
         model = fit([c for c, f in zip(cases, fold, strict=True) if f != k], FIELDS, l2)
         test = [c for c, f in zip(cases, fold, strict=True) if f == k]
         for m in margins:
-            model.margin = list(m) if isinstance(m, tuple) else m
+            model.margin = m
             got = evaluate(model, test)
             for key, count in (("right", "stated"), ("filled", "unstated")):
                 totals[m][key] += got[key] * got[count]
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     about["field_margins"] = FIELD_MARGINS
     with_margins = cross_validate(cases, ids, best[0], (margins,))
     about["cross_validated_field_margins"] = with_margins[margins]
-    model = fit(cases, FIELDS, best[0], list(margins), about)
+    model = fit(cases, FIELDS, best[0], margins, about)
     model.save(out)
     print(f"l2, margin {best}: wrote {out}; training cases {evaluate(model, cases)}")
 
