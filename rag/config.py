@@ -134,14 +134,14 @@ class AnsweringSettings(_Group):
     # The trained answer reader (rag/reader/) judges the sentences; off: the similarity
     # score alone. On: over the three development gold sets it puts the answer first for
     # 84 of 135 answerable questions against 57, and abstains on 31 of 42 near misses
-    # against 17 (README).
+    # against 17 (docs/FIGURES.md).
     # Case cards use the reader whatever this says.
     reader: bool = True
     reader_model: str = ""  # folder of another trained reader (empty: rag/reader/model)
     answer_passages: int = 5  # the best passages whose sentences the answer may quote
     # ... and, down to this rank, the passages of the report ranked first (0: none). At 10,
     # recalibrated, it put more answers first and answered more of the development gold
-    # sets, but abstained on fewer near misses (README), so it is off.
+    # sets, but abstained on fewer near misses (docs/FIGURES.md), so it is off.
     report_depth: int = 0
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
     # Weight of the similarity score beside the reader's log-odds in ranking sentences;
@@ -149,7 +149,7 @@ class AnsweringSettings(_Group):
     reader_similarity_weight: float = -1.0
     # Log-odds added to the sentences of the report whose passage ranks first: a question
     # about one patient is answered from that patient's report, not from a like case that
-    # states a like fact (0: off). Chosen on the development gold sets (README).
+    # states a like fact (0: off). Chosen on the development gold sets (docs/FIGURES.md).
     top_report_bonus: float = 1.0
     reader_keep: float = 0.5  # further sentences need at least this probability
     abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
