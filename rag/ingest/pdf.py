@@ -18,16 +18,10 @@ from pathlib import Path
 
 from rag.documents import Section
 from rag.errors import RagError
+from rag.ingest.front_matter import DOI, YEAR_CONTEXT, author_line, front_matter
 from rag.ingest.words import repair_run_together
 
 _GUTTER = "   "  # a column gap is at least this wide in layout text
-_DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
-_YEAR_CONTEXT = re.compile(
-    r"(?:©|\(c\)|copyright|published(?:\s+online)?|accepted|epub|available online)"
-    r"[^\n\d]{0,20}(?:\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+)?"
-    r"((?:19|20)\d{2})\b",
-    re.I,
-)
 _PLACEHOLDER_META = {"anonymous", "unknown", "untitled", "user", "admin", "author"}
 
 
@@ -53,10 +47,11 @@ def load_pdf(path: Path, data: bytes) -> tuple[list[Section], dict]:
         raise RagError(f"{path.name}: the PDF has no text layer (scanned images?); run OCR first")
     meta = _info_metadata(info)
     meta.update({k: v for k, v in _first_page_metadata(reader.pages[0]).items() if k not in meta})
-    if m := _DOI.search(pages[0]):
+    if m := DOI.search(pages[0]):
         meta["doi"] = m.group(0).rstrip(".,;)")
-    if m := _YEAR_CONTEXT.search(pages[0]):
+    if m := YEAR_CONTEXT.search(pages[0]):
         meta["year"] = int(m.group(1))
+    meta.update({k: v for k, v in front_matter(pages[0]).items() if k not in meta})
     return [Section(heading=None, text=t, page=i + 1) for i, t in enumerate(pages)], meta
 
 
@@ -196,20 +191,7 @@ def _first_page_metadata(page) -> dict:
     if 2 <= len(title.split()) <= 40:
         meta["title"] = title
     if i < len(pieces):
-        names = _author_line(pieces[i][2])
+        names = author_line(pieces[i][2])
         if names:
             meta["authors"] = names
     return meta
-
-
-def _author_line(line: str) -> list[str]:
-    """Names from a by-line ("Ana Ruiz1, Tom Lee2* and Mia Chen"), or [] if it is not one."""
-    line = re.sub(r"[\d*†‡§,]+(?=\s|,|$)", lambda m: "," if "," in m.group(0) else "", line)
-    names = [n.strip() for n in re.split(r",|;|\band\b|&", line) if n.strip()]
-    if not names or len(names) > 30:
-        return []
-    for name in names:
-        parts = name.split()
-        if not 2 <= len(parts) <= 5 or not all(p[0].isupper() for p in parts):
-            return []
-    return names

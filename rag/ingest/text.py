@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rag.documents import Section
 from rag.errors import RagError
+from rag.ingest.front_matter import front_matter
 
 # C0 controls other than tab, newline, carriage return and form feed: never in real text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -38,9 +39,11 @@ def decode(data: bytes, name: str) -> str:
 
 
 def load_text(path: Path, data: bytes) -> tuple[list[Section], dict]:
-    """One block holding the whole file; headings are found by the cleaner."""
+    """One block holding the whole file; headings are found by the cleaner. Citation
+    metadata comes from the article's front matter when the text keeps it (text
+    extracted from a journal PDF), and a Markdown file's first "# " heading is its title."""
     text = decode(data, path.name)
-    meta: dict = {}
+    meta = front_matter(text)
     if path.suffix.lower() == ".md":
         for line in text.splitlines():
             if line.startswith("# "):
