@@ -44,10 +44,11 @@ _SECTION = re.compile(
 # Dates, addresses and links: never part of a title.
 _NOT_TITLE = re.compile(
     r"https?://|www\.|@|©|\b(?:correspondence|corresponding|copyright|doi)\b"
-    r"|\b(?:received|accepted|published|revised)(?:\s+online)?\s*:?\s*(?:on\s+)?(?:\d|[A-Z][a-z]+\s+\d)",
+    r"|\b(?:received|accepted|published|revised)(?:\s+online)?\s*:?\s*(?:on\s+)?"
+    r"(?:\d|[A-Z][a-z]+\s+\d)",
     re.I,
 )
-# An affiliation: opens with its marker and an institution, or lists an address.
+# An affiliation: its marker, then an institution ("1 Department of Surgery, ...").
 _AFFILIATION = re.compile(
     r"^[\d*†‡§]*\s*(?:the\s+)?(?:department|division|university|hospital|institute|faculty"
     r"|school|centre|center|clinic|service|unit)\b",
@@ -58,6 +59,7 @@ _JOURNAL_WORD = re.compile(
     r"|quarterly|bulletin|acta|proceedings)\b",
     re.I,
 )
+# Degrees and other capitals after a name in a by-line ("Tom Lee, MD2", "MRCOG").
 _DEGREES = re.compile(r"\b(?:MBChB|MBBCh|PhD|MSc|BSc|MCh|[A-Z]{2,6})\.?(?=[\d*†‡§,;\s]|$)")
 REGION = 40  # lines read before the first section heading, at most
 
@@ -81,7 +83,7 @@ def author_line(line: str) -> list[str]:
 def _citation(line: str) -> tuple[str, int] | None:
     """The journal and year of a citation line, if it is one."""
     if _NOT_TITLE.search(line.split("http")[0]) and not DOI.search(line):
-        return None
+        return None  # a date or address line ("doi" alone: a citation line with its DOI)
     m = _CITATION.match(line) or _VOLUME.match(line)
     if not m:
         return None
