@@ -131,3 +131,47 @@ def test_a_title_line_that_names_a_hospital_or_published_cases_stays_in_the_titl
     lines.append("six published cases")
     meta = front_matter("\n".join([*lines, "Mia Chen1, Ravi Patel2", "Abstract", "Text."]))
     assert meta["title"] == " ".join(lines)
+
+
+MARKDOWN = """# Delayed splenic rupture after colonoscopy in a woman on apixaban
+
+*Northern Gastroenterology Case Notes* · 2023 · Volume 6 · Article e112
+
+**Authors:** Oona Vainikka¹, Tiberius Marlowe-Achebe²
+
+¹ Department of Gastroenterology, Saltmarsh General Hospital · ² Radiology Service
+
+## Abstract
+
+A woman presented two days after a colonoscopy with left upper quadrant pain.
+"""
+
+
+def test_markdown_front_matter_gives_journal_year_and_authors(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "spleen.md").write_text(MARKDOWN, encoding="utf-8")
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    assert not sync([corpus], settings).failed
+    (doc,) = Store(settings.index_dir).documents()
+    assert doc.title == "Delayed splenic rupture after colonoscopy in a woman on apixaban"
+    assert (doc.journal, doc.year) == ("Northern Gastroenterology Case Notes", 2023)
+    assert doc.authors == ["Oona Vainikka", "Tiberius Marlowe-Achebe"]
+
+
+@pytest.mark.parametrize(
+    "by_line",
+    [
+        "Oona Vainikka, MS; Tiberius Marlowe-Achebe, FRCOphth; Ines Carvalho-Reyes, MD",
+        "Oona Vainikka (1), Tiberius Marlowe-Achebe (1), Ines Carvalho-Reyes (2)",
+        "Oona Vainikka<sup>1</sup>, Tiberius Marlowe-Achebe<sup>2</sup>, "
+        "Ines Carvalho-Reyes<sup>1</sup>",
+    ],
+)
+def test_by_lines_with_degrees_or_bracketed_marks_and_no_affiliation_taken_for_names(by_line):
+    text = "\n\n".join(
+        [TITLE, by_line, "Endoscopy Service, Saltmarsh Eye Institute, Eastwick", "Abstract"]
+    )
+    meta = front_matter(text + "\nText.\n")
+    assert meta["authors"] == ["Oona Vainikka", "Tiberius Marlowe-Achebe", "Ines Carvalho-Reyes"]
+    assert meta["title"] == TITLE

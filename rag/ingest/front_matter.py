@@ -27,7 +27,7 @@ _CITATION = re.compile(
 )
 # "Journal Name    Vol. 9, No. 2 (2025) e0147"
 _VOLUME = re.compile(
-    r"^(?P<journal>[A-Z][^\d|]*?)[\s|,]+vol(?:ume)?\.?\s*\d+.*?\b(?P<year>(?:19|20)\d{2})\b", re.I
+    r"^(?P<journal>[A-Z][^\d|·]*?)[\s|,·]+vol(?:ume)?\.?\s*\d+.*?\b(?P<year>(?:19|20)\d{2})\b", re.I
 )
 _LABELS = re.compile(
     r"^(?:\s|[|•·]|case reports?|open access|original (?:article|research)|clinical case"
@@ -50,7 +50,7 @@ _NOT_TITLE = re.compile(
 )
 # An affiliation: its marker, then an institution ("1 Department of Surgery, ...").
 _AFFILIATION = re.compile(
-    r"^[\d*†‡§]*\s*(?:the\s+)?(?:department|division|university|hospital|institute|faculty"
+    r"^[\d*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]*\s*(?:the\s+)?(?:department|division|university|hospital|institute|faculty"
     r"|school|centre|center|clinic|service|unit)\b",
     re.I,
 )
@@ -60,21 +60,36 @@ _JOURNAL_WORD = re.compile(
     re.I,
 )
 # Degrees and other capitals after a name in a by-line ("Tom Lee, MD2", "MRCOG").
-_DEGREES = re.compile(r"\b(?:MBChB|MBBCh|PhD|MSc|BSc|MCh|[A-Z]{2,6})\.?(?=[\d*†‡§,;\s]|$)")
+_INSTITUTION = re.compile(
+    r"\b(?:department|division|university|hospital|institute|faculty|school|centre|center"
+    r"|clinic|service|unit|college|foundation|trust)\b",
+    re.I,
+)
+_MARKS = "*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰"  # affiliation and correspondence marks after a name
+_DEGREES = re.compile(
+    rf"\b(?:PhD|MSc|BSc|MCh|[A-Z]{{2,6}}|(?=(?:\w*[A-Z]){{3}})[A-Za-z]{{3,9}})\.?"
+    rf"(?=[\d{_MARKS},;\s]|$)"
+)
 REGION = 40  # lines read before the first section heading, at most
 
 
 def author_line(line: str) -> list[str]:
     """Names from a by-line ("Ana Ruiz1, Tom Lee, MD2* and Mia Chen"), or [] if it is not one."""
-    marked = bool(_DEGREES.search(line) or re.search(r"[a-z][\d*†‡§]", line))
+    letters = [c for c in line if c.isalpha()]
+    if not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        return []  # a title or masthead in capitals
+    marked = bool(_DEGREES.search(line) or re.search(rf"[a-z][\d{_MARKS}]", line))
     line = _DEGREES.sub("", line)
     line = re.sub(r"(?<=\w)\s[a-z](?=\s*(?:,|;|$))", "", line)  # letter marks: "Ana Ruiz a,"
-    line = re.sub(r"[\d*†‡§,]+(?=\s|,|;|$)", lambda m: "," if "," in m.group(0) else "", line)
+    line = re.sub(r"\s*\(\d+(?:,\d+)*\)", "", line)  # "Ana Ruiz (1)"
+    line = re.sub(rf"[\d{_MARKS},]+(?=\s|,|;|$)", lambda m: "," if "," in m.group(0) else "", line)
     names = [n for n in (p.strip(" ,;\t\r\n") for p in re.split(r",|;|\band\b|&", line)) if n]
     if not names or len(names) > 30 or (len(names) == 1 and not marked):
         return []
     for name in names:
         parts = name.split()
+        if _INSTITUTION.search(name):
+            return []
         if not 2 <= len(parts) <= 5 or not all(p[0].isupper() for p in parts):
             return []
     return names
@@ -88,26 +103,41 @@ def _citation(line: str) -> tuple[str, int] | None:
     if not m:
         return None
     name = re.split(r"\s{3,}", m.group("journal"))[0]  # a masthead beside its abbreviation
-    journal = " ".join(name.split()).strip(" ,.;|")
+    journal = " ".join(name.split()).strip(" ,.;|·")
     return (journal if len(journal.split()) >= 2 else "", int(m.group("year")))
 
 
-def _is_journal_name(line: str, following: str) -> bool:
-    """A journal's name on a line of its own: a journal's words, no digits, short, and a
-    citation, DOI or label after it (or all in capitals, as mastheads are)."""
+def _journal_like(line: str) -> bool:
+    """A journal's name in form: capitalised, a journal's words, no digits, short."""
     words = line.split()
-    if _LABELS.match(line) or not line[0].isupper():
+    if not line or _LABELS.match(line) or not line[0].isupper() or not 2 <= len(words) <= 10:
         return False
-    if not 2 <= len(words) <= 10 or re.search(r"\d|[.;:]$", line) or not _JOURNAL_WORD.search(line):
-        return False
-    return line.isupper() or bool(
-        _citation(following) or DOI.search(following) or _LABELS.match(following.split("http")[0])
-    )
+    return not re.search(r"\d|[.;:]$", line) and bool(_JOURNAL_WORD.search(line))
+
+
+def _introduces(line: str) -> bool:
+    """What follows a journal's name on its own line: its citation, a DOI or a label."""
+    return bool(_citation(line) or DOI.search(line) or _LABELS.match(line.split("http")[0]))
+
+
+def _dated(cells: list[str]) -> bool:
+    """The rest of a line split in cells gives a year or a volume ("| Vol. 18 | 2025")."""
+    return any(re.search(r"\b(?:19|20)\d{2}\b|\bvol", c, re.I) for c in cells[1:])
+
+
+# Markdown front matter names its lines ("**Authors:** Ana Ruiz, Tom Lee").
+_LABELLED = re.compile(r"^(?P<label>authors?|by|journal|source|citation)\s*:\s*(?P<rest>.+)", re.I)
+
+
+def _plain(line: str) -> str:
+    """A line without Markdown's heading marks and emphasis."""
+    line = re.sub(r"</?sup>", "", line)
+    return line.strip().lstrip("#").replace("**", "").replace("*", "").strip()
 
 
 def front_matter(text: str) -> dict:
     """Title, authors, journal, year and DOI stated above the first section heading."""
-    lines = [ln.strip().lstrip("#").strip() for ln in text.splitlines()[:REGION]]
+    lines = [_plain(ln) for ln in text.splitlines()[:REGION]]
     end = next((i for i, ln in enumerate(lines) if _SECTION.match(ln) and len(ln) < 40), None)
     if end is None:
         return {}
@@ -118,6 +148,14 @@ def front_matter(text: str) -> dict:
     kinds = []  # per line: "blank", "meta" (journal, citation, labels, dates...), "authors", "text"
     for i, line in enumerate(lines):
         following = next((x for x in lines[i + 1 :] if x), "")
+        labelled = _LABELLED.match(line)
+        if labelled and labelled["label"].lower() in ("author", "authors", "by"):
+            line = lines[i] = labelled["rest"]  # read as a by-line below
+        elif labelled:
+            line = labelled["rest"]
+            if not _citation(line):
+                meta.setdefault("journal", " ".join(line.split()).strip(" ,.;"))
+        cells = re.split(r"\s+[|·]\s+", line)  # "Journal Name | Published 2025 | Vol. 18"
         if not line:
             kinds.append("blank")
         elif found := _citation(line):
@@ -126,8 +164,12 @@ def front_matter(text: str) -> dict:
             if journal:
                 meta.setdefault("cited_journal", journal)
             kinds.append("meta")
-        elif _is_journal_name(line, following):
-            meta.setdefault("journal", " ".join(line.split()))
+        elif _journal_like(cells[0]) and (
+            cells[0].isupper() or _introduces(following) or (len(cells) > 1 and _dated(cells))
+        ):
+            meta.setdefault("journal", " ".join(cells[0].split()))
+            if year := re.search(r"\b(?:19|20)\d{2}\b", " ".join(cells[1:])):
+                meta.setdefault("year", int(year.group()))
             kinds.append("meta")
         elif _LABELS.match(line) or _NOT_TITLE.search(line) or _AFFILIATION.match(line):
             kinds.append("meta")
