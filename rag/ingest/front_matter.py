@@ -59,13 +59,14 @@ _JOURNAL_WORD = re.compile(
     r"|quarterly|bulletin|acta|proceedings)\b",
     re.I,
 )
-# Degrees and other capitals after a name in a by-line ("Tom Lee, MD2", "MRCOG").
+# What names an institution: an affiliation, never a person.
 _INSTITUTION = re.compile(
     r"\b(?:department|division|university|hospital|institute|faculty|school|centre|center"
     r"|clinic|service|unit|college|foundation|trust)\b",
     re.I,
 )
 _MARKS = "*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰"  # affiliation and correspondence marks after a name
+# Degrees and other capitals after a name in a by-line ("Tom Lee, MD2", "MRCOG", "FRCOphth").
 _DEGREES = re.compile(
     rf"\b(?:PhD|MSc|BSc|MCh|[A-Z]{{2,6}}|(?=(?:\w*[A-Z]){{3}})[A-Za-z]{{3,9}})\.?"
     rf"(?=[\d{_MARKS},;\s]|$)"
@@ -151,10 +152,13 @@ def front_matter(text: str) -> dict:
         labelled = _LABELLED.match(line)
         if labelled and labelled["label"].lower() in ("author", "authors", "by"):
             line = lines[i] = labelled["rest"]  # read as a by-line below
-        elif labelled:
-            line = labelled["rest"]
-            if not _citation(line):
-                meta.setdefault("journal", " ".join(line.split()).strip(" ,.;"))
+        elif labelled:  # "Journal: Name, 2025; 8(2)" or "Journal: Name"
+            journal, year = _citation(labelled["rest"]) or (labelled["rest"], None)
+            meta.setdefault("journal", " ".join(journal.split()).strip(" ,.;"))
+            if year:
+                meta.setdefault("year", year)
+            kinds.append("meta")
+            continue
         cells = re.split(r"\s+[|·]\s+", line)  # "Journal Name | Published 2025 | Vol. 18"
         if not line:
             kinds.append("blank")
