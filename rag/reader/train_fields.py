@@ -32,22 +32,10 @@ L2_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 FOLDS = 5
 MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 MAX_FILLED = 0.05  # the issue's bound on fields filled that a report does not state
-# A field's own margin where the cross-validated one is not used. The training cards leave
-# the site blank for 19% of cases (systemic illness, poisoning) where the hand-written
-# evaluation cards state one for 95%; at the shared margin of 2.0 the site stayed blank for
-# 26 of 53 stated sites over the development card sets (stop 29: 25 right). 1.0 is the
-# highest margin that reached the development plateau (31 right; 1 more unstated field
-# filled). In cross-validation on the training cards it fills 5 of their 38 unstated sites
-# (12 at 0, 2 at 2.0): all fields together 7.9% filled, over MAX_FILLED, for 80.8% right
-# (78.9% at 2.0); the training cards' blank sites are the cost of this choice.
-# Stop 30, over the development card sets (those above and heldout8: 637 stated fields, 43
-# unstated), by a rule fixed before the runs: the history, which a report without one gets
-# filled from the presenting account (7 of its 10 filled fields), takes the margin that
-# fills fewest while losing at most 1% of right fields: 4.0 (2.0: 502 right, 10 filled;
-# 3.0: 502 and 8; 4.0: 499 and 6; 6.0: 486 and 4). Training cross-validation: 79.5% right
-# against 80.8%, fills unchanged. The complications, mostly left blank where stated, were
-# right more often at 1.0 (507 right, 11 filled) but it doubled the fills on the training
-# cards (15.7% against 7.9%), and a guessed complication misleads: they keep 2.0.
+# Fields whose margin is set by the development card sets, not by cross-validation: the
+# site lower (the training cards leave it blank for 19% of cases, the evaluation cards for
+# 5%), the history higher (a report without one had it filled from the presenting
+# account). Figures and the rules that chose them: the model card's "How case cards use it".
 FIELD_MARGINS = {"site": 1.0, "history": 4.0}
 FEATURES = 5  # bumped when FieldReader.features changes: cached features are computed again
 
