@@ -27,6 +27,7 @@ from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
 from rag.reader.model import Reader, log_odds
+from rag.reader.passage import PassageReader
 from rag.store import Store
 from rag.terms import STOPWORDS
 
@@ -49,6 +50,7 @@ class Candidate:
     score: float = 0.0  # what ranks the candidates
     similarity: float = 0.0  # cosine plus word coverage, less a little per passage rank
     probability: float | None = None  # the reader's, when it judges
+    span: float | None = None  # the passage reader's best span in it, less "not here"
 
     @property
     def sentence(self) -> str:
@@ -108,11 +110,13 @@ class Answerer:
         settings: AnsweringSettings,
         store: Store | None = None,
         reader: Reader | None = None,
+        passage_reader: PassageReader | None = None,
     ):
         self.embedder = embedder
         self.settings = settings
         self.store = store
         self.reader = reader
+        self.passage_reader = passage_reader
 
     @property
     def judged_by(self) -> str:
@@ -129,6 +133,14 @@ class Answerer:
         """Weight of the similarity score beside the reader's log-odds (0: the reader alone)."""
         weight = self.settings.reader_similarity_weight
         return self.reader.answering["similarity_weight"] if weight < 0 else weight
+
+    @property
+    def passage_weight(self) -> float:
+        """Weight of the passage reader's span score in the ranking (0: not read)."""
+        if not self.reader or not self.passage_reader:
+            return 0.0
+        weight = self.settings.passage_weight
+        return self.reader.answering.get("passage_weight", 0.0) if weight < 0 else weight
 
     @property
     def depth(self) -> int:
@@ -169,7 +181,9 @@ class Answerer:
             self.similarity_scores(query, candidates)
         if self.reader:
             self.reader_scores(query, candidates)
-            self.rank_by_reader(candidates, weight)
+            if self.passage_weight:
+                self.span_scores(query, candidates)
+            self.rank_by_reader(candidates, weight, self.passage_weight)
             self.favour_top_report(candidates)
 
     def favour_top_report(self, candidates: list[Candidate]) -> None:
@@ -191,12 +205,33 @@ class Answerer:
         for c, p in zip(candidates, probabilities, strict=True):
             c.probability = float(p)
 
+    def span_scores(self, query: Query, candidates: list[Candidate]) -> None:
+        """The passage reader's score of each candidate, each passage read once under its
+        section heading."""
+        by_passage: dict[int, list[Candidate]] = {}
+        for c in candidates:
+            by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
+        passages = []
+        for group in by_passage.values():
+            chunk = group[0].hit.chunk
+            heading = f"{chunk.section}\n" if chunk.section else ""
+            spans = [(len(heading) + c.start, len(heading) + c.end) for c in group]
+            passages.append((heading + chunk.text, spans))
+        scores = self.passage_reader.score(query.reader_text, passages)
+        for group, values in zip(by_passage.values(), scores, strict=True):
+            for c, v in zip(group, values, strict=True):
+                c.span = float(v)
+
     @staticmethod
-    def rank_by_reader(candidates: list[Candidate], weight: float) -> None:
-        """Rank by the reader's log-odds plus the weighted similarity score."""
+    def rank_by_reader(
+        candidates: list[Candidate], weight: float, passage_weight: float = 0.0
+    ) -> None:
+        """Rank by the reader's log-odds plus the weighted similarity score, plus the
+        weighted span score where the passage reader has read."""
         odds = log_odds([c.probability for c in candidates])
         for c, o in zip(candidates, odds, strict=True):
-            c.score = float(o) + weight * c.similarity
+            span = passage_weight * c.span if c.span is not None else 0.0
+            c.score = float(o) + weight * c.similarity + span
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         """The answer from ``hits`` (retrieved to ``depth``); it shows the ``query.k``

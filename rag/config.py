@@ -147,6 +147,9 @@ class AnsweringSettings(_Group):
     # Weight of the similarity score beside the reader's log-odds in ranking sentences;
     # negative: the one fitted with the threshold (rag/reader/model/answering.json).
     reader_similarity_weight: float = -1.0
+    # Weight of the passage reader's span score (rag/reader/passage.py) in that ranking;
+    # negative: the one fitted in answering.json (none there: 0, off).
+    passage_weight: float = -1.0
     # Log-odds added to the sentences of the report whose passage ranks first: a question
     # about one patient is answered from that patient's report, not from a like case that
     # states a like fact (0: off). Chosen on the development gold sets (docs/FIGURES.md).

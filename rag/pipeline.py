@@ -13,6 +13,7 @@ from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.query import Query
 from rag.reader.model import reader_for
+from rag.reader.passage import passage_reader_for
 from rag.retrieval import Retriever
 from rag.similar import Match, passage_similarity, rank_cases, summary_card
 from rag.staging import index_spec
@@ -33,7 +34,10 @@ class Pipeline:
         self.embedder = embedder or embedder_for(settings.index)
         reader = reader_for(self.settings.reader_model) if settings.reader else None
         self.retriever = Retriever(self.store, self.embedder, settings.retrieval, reader)
-        self.answerer = Answerer(self.embedder, settings.answering, self.store, reader)
+        passage_reader = passage_reader_for(settings.reader_model) if reader else None
+        self.answerer = Answerer(
+            self.embedder, settings.answering, self.store, reader, passage_reader
+        )
         # question, k, filters, mode -> the Query every stage and the answerer read
         self.query = self.retriever.query
 

@@ -23,9 +23,11 @@ import json
 import os
 import random
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from rag.reader.data import CASE_REPORTS, DATA_DIR, held_out, jsonl_rows
 
@@ -125,7 +127,8 @@ def windows(tokenizer, examples: list[Example], negatives: int, rng: random.Rand
                 holding.append(Window(ids, types, s, e))
             else:
                 text = ex.context[offsets[first][0] : offsets[last][1]]
-                lacking.append((_overlap(ex.question, text), rng.random(), Window(ids, types, 0, 0)))
+                negative = Window(ids, types, 0, 0)
+                lacking.append((_overlap(ex.question, text), rng.random(), negative))
         if ex.answer_start >= 0 and not holding:
             continue  # the answer is longer than a window
         lacking.sort(key=lambda t: (-t[0], t[1]))
@@ -176,8 +179,41 @@ def _fit(model, batches, lr: float) -> float:
         optimiser.zero_grad()
         if step % 50 == 0 or step == len(batches):
             rate = step / (time.time() - started)
-            print(f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True)
+            print(
+                f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True
+            )
     return (time.time() - started) / 60
+
+
+def export(checkpoint: Path, out: Path) -> Path:
+    """The checkpoint traced to fp32 ONNX beside it and quantised to int8 into ``out``:
+    one output, ``span_logits`` [batch, tokens, 2] (answer start, answer end)."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from rag.embedding import quantize_onnx, trace_to_onnx
+    from rag.reader.passage import PASSAGE_FILE
+
+    class SpanLogits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, **inputs):
+            out = self.inner(**inputs)
+            return SimpleNamespace(
+                span_logits=torch.stack([out.start_logits, out.end_logits], dim=-1)
+            )
+
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        str(checkpoint), local_files_only=True, attn_implementation="eager"
+    ).eval()
+    fp32 = checkpoint / "passage_fp32.onnx"
+    trace_to_onnx(SpanLogits(model), "span_logits", fp32)
+    out.mkdir(parents=True, exist_ok=True)
+    quantize_onnx(fp32, out / PASSAGE_FILE, op_types=("MatMul", "Gather"))
+    shutil.copy(checkpoint / "tokenizer.json", out / "tokenizer.json")
+    return out / PASSAGE_FILE
 
 
 def training_examples(replay: int, rng: random.Random) -> list[Example]:
@@ -214,6 +250,8 @@ def train(args: argparse.Namespace) -> Path:
         str(base), num_labels=2, local_files_only=True
     )
     examples = training_examples(args.replay, rng)
+    if args.limit:
+        examples = rng.sample(examples, min(args.limit, len(examples)))
     items = windows(tokenizer, examples, args.negatives, rng)
     batches = [b for _ in range(args.epochs) for b in _batches(items, args.batch, rng)]
     if args.max_steps:
@@ -237,7 +275,8 @@ def train(args: argparse.Namespace) -> Path:
         seed=SEED,
         train_minutes=round(minutes, 1),
     )
-    (work / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    export(checkpoint, Path(args.out))
+    (Path(args.out) / "passage_training.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return checkpoint
 
@@ -246,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="rag/reader/model", help="checkpoint or shipped reader")
     parser.add_argument("--work-dir", default="build/span")
+    parser.add_argument("--out", default="build/span/model", help="where the int8 ONNX goes")
     parser.add_argument("--replay", type=int, default=1000, help="questions of each public set")
     parser.add_argument("--negatives", type=int, default=1, help="windows without the answer")
     parser.add_argument("--batch", type=int, default=16)
@@ -253,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=0, help="train on this many questions")
     train(parser.parse_args(argv))
     return 0
 
