@@ -46,6 +46,9 @@ class Pipeline:
         self.embedder.encode(["warm up"], progress=False)
         if self.answerer.reader:
             self.answerer.reader.score("warm up", ["The reader loads its model once."])
+        if self.answerer.passage_weight:
+            text = "The passage reader loads its model once."
+            self.answerer.passage_reader.score("warm up", [(text, [(0, len(text))])])
         self.store.refresh()
         if self.settings.lexical_budget:  # its pruning reads document frequencies
             self.store.warm_vocabulary()

@@ -258,16 +258,17 @@ def test_written_reports_keep_their_side_of_the_split_as_more_are_written():
 
 
 def test_calibration_fits_the_weight_that_leads_with_answers_and_caps_false_abstention():
-    from rag.eval.calibrate import FALSE_ABSTENTION, WEIGHTS, Outcome, fit
+    from rag.eval.calibrate import FALSE_ABSTENTION, PASSAGE_WEIGHTS, WEIGHTS, Outcome, fit
 
-    heavy = WEIGHTS[3]
+    grid = [(w, p) for w in WEIGHTS for p in PASSAGE_WEIGHTS]
+    heavy = (WEIGHTS[3], PASSAGE_WEIGHTS[2])
     answerable = [
-        Outcome(True, {w: w == heavy or n < 10 for w in WEIGHTS}, best=0.01 * (n + 1))
+        Outcome(True, {w: w == heavy or n < 10 for w in grid}, best=0.01 * (n + 1))
         for n in range(40)
     ]
-    unanswerable = [Outcome(False, dict.fromkeys(WEIGHTS, False), best=0.02) for _ in range(10)]
+    unanswerable = [Outcome(False, dict.fromkeys(grid, False), best=0.02) for _ in range(10)]
     fitted = fit(answerable + unanswerable)
-    assert fitted["similarity_weight"] == heavy
+    assert (fitted["similarity_weight"], fitted["passage_weight"]) == heavy
     answered = sum(o.best >= fitted["threshold"] for o in answerable)
     assert len(answerable) - answered <= FALSE_ABSTENTION * len(answerable)
     assert fitted["validation"]["abstained"] == 1.0  # every near miss sits under the cut
@@ -347,7 +348,7 @@ def test_calibration_asks_each_validation_question_of_its_own_report(tmp_path):
     results = outcomes(tmp_path, ALIKE_REPORTS)
     assert len(results) == 2
     assert all(o.answerable and o.best > 0 for o in results)
-    assert all(o.right[w] for o in results for w in WEIGHTS)
+    assert all(o.right[(w, 0.0)] for o in results for w in WEIGHTS)
 
 
 def test_the_report_whose_passage_ranks_first_is_favoured_but_not_the_only_source():

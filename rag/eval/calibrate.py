@@ -24,6 +24,7 @@ from rag.reader.data import validation_reports
 from rag.reader.model import ANSWERING_FILE, MODEL_DIR
 
 WEIGHTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0)
+PASSAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the passage reader's span score, where it ships
 # A false abstention hides an answer the corpus holds; an answered near miss misleads.
 # Validation is written prose, and the reader rates extracted journal text lower, so the
 # cut keeps half the share of answerable questions abstaining that CaseQA aims at (10%).
@@ -32,10 +33,11 @@ FALSE_ABSTENTION = 0.05
 
 @dataclass
 class Outcome:
-    """One validation question: is the lead right at each weight; the best probability."""
+    """One validation question: is the lead right at each pair of weights (similarity,
+    passage reader); the best probability."""
 
     answerable: bool
-    right: dict[float, bool] = field(default_factory=dict)
+    right: dict[tuple[float, float], bool] = field(default_factory=dict)
     best: float = 0.0  # what the threshold is held against; 0: abstains whatever it is
 
 
@@ -79,6 +81,8 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
     settings = load_settings(reader=True, reader_threshold=1e-9)
     pipeline = Pipeline(corpus_index(corpus, settings, folder / "cache"))
     answerer = pipeline.answerer
+    spans = answerer.passage_reader.path.exists()
+    grid = [(w, p) for w in WEIGHTS for p in (PASSAGE_WEIGHTS if spans else (0.0,))]
     out = []
     for q in questions:
         report = q.id.rpartition("-")[0]
@@ -89,11 +93,13 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
         if candidates:
             answerer.similarity_scores(query, candidates)
             answerer.reader_scores(query, candidates)
-        for weight in WEIGHTS:
+            if spans:
+                answerer.span_scores(query, candidates)
+        for weights in grid:
             if candidates:
-                answerer.rank_by_reader(candidates, weight)
+                answerer.rank_by_reader(candidates, *weights)
             answer = answerer.decide(query, hits, candidates)
-            outcome.right[weight] = bool(score_answer(q, answer)["answer_correct"])
+            outcome.right[weights] = bool(score_answer(q, answer)["answer_correct"])
         if not answer.abstained:  # what may lead, and its best, do not move with the weight
             leading = answerer.eligible(query, candidates)
             outcome.best = answerer.best_confidence(candidates, leading)
@@ -102,24 +108,27 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
 
 
 def fit(results: list[Outcome]) -> dict:
-    """The weight that leads with the answer most often (the smaller on a tie), and the
-    highest threshold at which at most ``FALSE_ABSTENTION`` of answerable questions abstain."""
+    """The weights that lead with the answer most often (the smaller on a tie, the
+    passage reader's first), and the highest threshold at which at most
+    ``FALSE_ABSTENTION`` of answerable questions abstain."""
     answerable = [o for o in results if o.answerable]
     unanswerable = [o for o in results if not o.answerable]
-    first = {w: sum(o.right[w] for o in answerable) / len(answerable) for w in WEIGHTS}
-    weight = max(WEIGHTS, key=lambda w: (first[w], -w))
+    grid = list(answerable[0].right)
+    first = {w: sum(o.right[w] for o in answerable) / len(answerable) for w in grid}
+    weight = max(grid, key=lambda w: (first[w], -w[1], -w[0]))
     bests = sorted(o.best for o in answerable)
     allowed = int(FALSE_ABSTENTION * len(answerable))
     threshold = bests[allowed] if bests[allowed] > 0 else 1e-6
     right = sum(o.right[weight] and o.best >= threshold for o in answerable)
     return {
-        "similarity_weight": weight,
+        "similarity_weight": weight[0],
+        "passage_weight": weight[1],
         "threshold": round(threshold, 4),
-        "rule": f"weight: most answers first; threshold: at most {FALSE_ABSTENTION:.0%} of "
+        "rule": f"weights: most answers first; threshold: at most {FALSE_ABSTENTION:.0%} of "
         "answerable validation questions abstain",
         "validation": {
             "questions": len(results),
-            "first_cited_by_weight": {str(w): round(v, 4) for w, v in first.items()},
+            "first_cited_by_weights": {f"{w}, {p}": round(v, 4) for (w, p), v in first.items()},
             "first_cited": round(right / len(answerable), 4),
             "answered": round(sum(o.best >= threshold for o in answerable) / len(answerable), 4),
             "abstained": round(

@@ -1,0 +1,96 @@
+"""The passage reader: an extractive reader that reads a sentence among its neighbours.
+
+The passages below are invented for these tests and are in no gold or training set.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answer_types import expected_type
+from rag.answering import Answerer
+from rag.config import Settings
+from rag.documents import Chunk, Hit
+from rag.query import Query
+from rag.reader.model import reader_for
+from rag.reader.passage import NO_SPAN, passage_reader_for
+
+CASE = (
+    "A 46-year-old carpenter presented with three weeks of fever and night sweats. "
+    "Blood cultures grew Streptococcus mitis, and echocardiography showed a 9 mm vegetation "
+    "on the mitral valve. He was treated with intravenous benzylpenicillin for four weeks. "
+    "His fever settled within five days."
+)
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    from rag.chunking import quotable_sentences
+
+    return [(s.start, s.end) for s in quotable_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("question", "holds"),
+    [
+        ("What grew in the blood cultures?", "Streptococcus mitis"),
+        ("Which antibiotic was he given?", "benzylpenicillin"),
+        ("How big was the vegetation?", "9 mm"),
+        ("How quickly did the fever settle?", "five days"),
+    ],
+)
+def test_the_sentence_holding_the_span_scores_highest(question, holds):
+    spans = _spans(CASE)
+    [scores] = passage_reader_for().score(question, [(CASE, spans)])
+    best = spans[int(scores.argmax())]
+    assert holds in CASE[best[0] : best[1]]
+
+
+def test_a_sentence_cut_off_by_truncation_gets_no_span():
+    filler = "The ward was quiet that night and nothing of note happened. " * 60
+    text = filler + "She was given 40 mg of prednisolone daily."
+    spans = _spans(text)
+    [scores] = passage_reader_for().score("What dose of prednisolone?", [(text, spans)])
+    assert scores[-1] == NO_SPAN
+    assert (scores[:3] > NO_SPAN).all()
+
+
+def _hit(text: str, section: str, rank: int) -> Hit:
+    chunk = Chunk("doc", rank, text, section, None, None, 0, len(text), 0, chunk_id=rank)
+    return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
+
+
+def test_the_answerer_adds_the_span_score_only_where_it_is_weighted():
+    question = "Which antibiotic was he given?"
+    hits = [_hit(CASE, "Case presentation", 1)]
+    query = Query(question, question, None, expected_type(question), ())
+
+    def candidates(weight: float):
+        settings = Settings(passage_weight=weight, reader_similarity_weight=0.0).answering
+        answerer = Answerer(
+            None, settings, reader=reader_for(), passage_reader=passage_reader_for()
+        )
+        found = answerer.candidates(hits)
+        answerer.judge(query, found)
+        return found
+
+    off, on = candidates(0.0), candidates(2.0)
+    assert all(c.span is None for c in off)
+    assert all(c.span is not None for c in on)
+    for a, b in zip(off, on, strict=True):
+        assert b.score == pytest.approx(a.score + 2.0 * b.span, abs=1e-4)
+
+
+def test_the_training_command_runs_a_few_steps_and_exports_int8(tmp_path):
+    from rag.reader import train_span
+
+    out = tmp_path / "model"
+    train_span.main(
+        ["--base", "", "--replay", "5", "--max-steps", "2", "--batch", "2", "--out", str(out),
+         "--work-dir", str(tmp_path / "work"), "--threads", "1", "--limit", "3"]
+    )  # fmt: skip
+    report = json.loads((out / "passage_training.json").read_text())
+    assert report["steps"] == 2
+    [scores] = passage_reader_for(out).score("Which antibiotic?", [(CASE, _spans(CASE))])
+    assert scores.shape == (4,)
