@@ -47,24 +47,11 @@ class Reader:
 
     @cached_property
     def _session(self):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Two threads halve a question's scoring on this 2-core CPU (development questions'
-        # candidates, batches of 8: p50 151-161 ms on one thread, 84-90 ms on two); capped
-        # at 4, since a question's pairs are few (not measured above 2 cores).
-        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
-        return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        return onnx_session(self.path)
 
     @cached_property
     def _tokenizer(self):
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
-        return tokenizer
+        return pair_tokenizer(self.model_dir, MAX_TOKENS)
 
     @cached_property
     def version(self) -> str:
@@ -125,6 +112,29 @@ class Reader:
             logits[idx] = self._session.run(None, feeds)[0].reshape(-1)
         probability = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
         return np.array([probability[s] for s in sentences], dtype=np.float32)
+
+
+def onnx_session(path: Path):
+    """An ONNX Runtime session for a reader on the CPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Two threads halve a question's scoring on this 2-core CPU (development questions'
+    # candidates, batches of 8: p50 151-161 ms on one thread, 84-90 ms on two); capped
+    # at 4, since a question's pairs are few (not measured above 2 cores).
+    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def pair_tokenizer(model_dir: Path, max_tokens: int):
+    """The reader's tokenizer for (question, text) pairs, unpadded, cutting the text."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_tokens, strategy="only_second")
+    return tokenizer
 
 
 def with_context(sentence: str, context: str) -> str:

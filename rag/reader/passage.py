@@ -12,7 +12,6 @@ same topic read differently.
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import RagError
-from rag.reader.model import MODEL_DIR
+from rag.reader.model import MODEL_DIR, onnx_session, pair_tokenizer
 
 PASSAGE_FILE = "passage_qint8.onnx"
 MAX_TOKENS = 384  # question + heading + passage; an index passage is at most 200
@@ -36,27 +35,16 @@ class PassageReader:
 
     @cached_property
     def _session(self):
-        import onnxruntime as ort
-
         if not self.path.exists():
             raise RagError(
                 f"{self.path}: the passage reader is missing; train it with "
                 "`python -m rag.reader.train_span` or set RAG_PASSAGE_WEIGHT=0."
             )
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
-        return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        return onnx_session(self.path)
 
     @cached_property
     def _tokenizer(self):
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
-        return tokenizer
+        return pair_tokenizer(self.model_dir, MAX_TOKENS)
 
     def score(
         self, question: str, passages: list[tuple[str, list[tuple[int, int]]]]

@@ -156,25 +156,18 @@ def _listwise_loss(logits, batch: list[Group]):
     return torch.stack(losses).mean()
 
 
-def _fit(model, tokenizer, batches: list, lr: float) -> float:
-    """Fine-tune ``model`` on the batches (AdamW, linear warm-up); returns the minutes.
-    Batches of :class:`Group` add the listwise loss to the pointwise one."""
+def optimise(model, batches: list, lr: float, loss_of) -> float:
+    """Fine-tune ``model`` over ``batches`` (AdamW, linear warm-up, clipped gradients),
+    ``loss_of(batch)`` giving each step's loss; returns the minutes."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimiser, len(batches) // 10, len(batches))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
     started = time.time()
     for step, batch in enumerate(batches, start=1):
-        groups = batch if isinstance(batch[0], Group) else None
-        if groups:
-            batch = pairs(groups)
-        logits = model(**_encode(tokenizer, batch)).logits.squeeze(-1)
-        loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
-        if groups:
-            loss = loss + _listwise_loss(logits, groups)
+        loss = loss_of(batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
@@ -186,6 +179,24 @@ def _fit(model, tokenizer, batches: list, lr: float) -> float:
                 f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True
             )
     return (time.time() - started) / 60
+
+
+def _fit(model, tokenizer, batches: list, lr: float) -> float:
+    """Fine-tune the sentence reader; batches of :class:`Group` add the listwise loss to
+    the pointwise one."""
+    import torch
+
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def loss_of(batch):
+        groups = batch if isinstance(batch[0], Group) else None
+        if groups:
+            batch = pairs(groups)
+        logits = model(**_encode(tokenizer, batch)).logits.squeeze(-1)
+        loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        return loss + _listwise_loss(logits, groups) if groups else loss
+
+    return optimise(model, batches, lr, loss_of)
 
 
 def train(args: argparse.Namespace) -> Path:

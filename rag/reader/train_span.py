@@ -24,12 +24,12 @@ import os
 import random
 import re
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 from rag.reader.data import CASE_REPORTS, DATA_DIR, held_out, jsonl_rows
+from rag.reader.train import optimise
 
 MAX_TOKENS = 256  # question + passage word pieces: an index passage is at most 200
 STRIDE = 64  # word pieces two windows of one text share
@@ -162,29 +162,6 @@ def _tensors(batch: list[Window]):
     )
 
 
-def _fit(model, batches, lr: float) -> float:
-    import torch
-    from transformers import get_linear_schedule_with_warmup
-
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimiser, len(batches) // 10, len(batches))
-    model.train()
-    started = time.time()
-    for step, batch in enumerate(batches, start=1):
-        loss = model(**_tensors(batch)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad()
-        if step % 50 == 0 or step == len(batches):
-            rate = step / (time.time() - started)
-            print(
-                f"step {step}/{len(batches)} loss {loss.item():.4f} {rate:.2f} steps/s", flush=True
-            )
-    return (time.time() - started) / 60
-
-
 def export(checkpoint: Path, out: Path) -> Path:
     """The checkpoint traced to fp32 ONNX beside it and quantised to int8 into ``out``:
     one output, ``span_logits`` [batch, tokens, 2] (answer start, answer end)."""
@@ -257,7 +234,7 @@ def train(args: argparse.Namespace) -> Path:
     if args.max_steps:
         batches = batches[: args.max_steps]
     print(f"{len(examples)} questions, {len(items)} windows, {len(batches)} steps", flush=True)
-    minutes = _fit(model, batches, args.lr)
+    minutes = optimise(model, batches, args.lr, lambda batch: model(**_tensors(batch)).loss)
     model.eval()
     checkpoint = work / "checkpoint"
     model.save_pretrained(checkpoint)
