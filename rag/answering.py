@@ -253,10 +253,20 @@ class Answerer:
             order = [i for i in order if wanted.stated_in(candidates[i].sentence, query.drugs)]
         return order
 
-    def best_confidence(self, candidates: list[Candidate], leading: list[int]) -> float:
+    def closest(self, hits: list[Hit]) -> set[int]:
+        """The chunk ids of the passages on which the answerer judges whether to answer."""
+        return {h.chunk.chunk_id for h in hits[: self.settings.answer_passages]}
+
+    def best_confidence(
+        self, candidates: list[Candidate], leading: list[int], closest: set[int]
+    ) -> float:
         """What the threshold is held against: the reader's best probability among the
-        sentences that may lead, or the lead's similarity score."""
-        return max(self._confidence(candidates[i]) for i in leading)
+        sentences that may lead, or the lead's similarity score, in the ``closest``
+        passages only (chunk ids). Whether the corpus answers is judged where the threshold
+        was calibrated; the passages read further down the top report only change which
+        sentence is quoted, since each sentence more is one more chance for a near miss."""
+        near = [i for i in leading if candidates[i].hit.chunk.chunk_id in closest]
+        return max((self._confidence(candidates[i]) for i in near), default=0.0)
 
     def decide(self, query: Query, hits: list[Hit], candidates: list[Candidate]) -> Answer:
         """The answer from judged candidates, or an abstention with its reason."""
@@ -276,7 +286,7 @@ class Answerer:
         if len(leading) < len(candidates) and not self.reader:
             for i in leading:  # already in score order, and all lifted alike
                 candidates[i].score += TYPE_BONUS
-        best = self.best_confidence(candidates, leading)
+        best = self.best_confidence(candidates, leading, self.closest(hits))
         if best < self.threshold:
             reason = "No sentence of the closest passages answers the question closely enough."
             return self._abstain(question, hits, best, reason)

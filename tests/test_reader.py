@@ -372,34 +372,43 @@ def test_the_report_whose_passage_ranks_first_is_favoured_but_not_the_only_sourc
     assert lead(Settings().answering.top_report_bonus, unrelated) == other
 
 
-def test_the_answer_reads_further_down_the_top_report_and_shows_the_passage_it_quotes():
-    """The answer sits in the report ranked first, but in its sixth-ranked passage; a like
-    sentence of another report ranks seventh. Only the first is read, and shown."""
+def test_the_answer_quotes_further_down_the_top_report_but_answers_only_from_the_closest():
+    """The report ranked first states vaguely in its first passage that treatment began,
+    and names the drug in its sixth; a like sentence of another report ranks seventh.
+    Read down to rank 8, the drug's sentence leads and its passage is shown; read to rank
+    5, the vague one does. Whether to answer is judged on the first five passages, where
+    the threshold was calibrated: when they hold nothing that answers, the sixth alone
+    does not make it answer."""
     reader = reader_for()
     question = "Which antibiotic was started for the cellulitis?"
     answer = "Intravenous cefazolin was started for the cellulitis of the left leg."
+    vague = "Treatment for the cellulitis was started on admission."
     filler = "The ward round took place in the morning."
-    hits = [
-        _doc_hit(filler, doc, rank)
-        for rank, doc in enumerate(["hers", "b", "c", "b", "c"], start=1)
-    ]
-    hits += [
-        _doc_hit(answer, "hers", 6),
-        _doc_hit("Intravenous flucloxacillin was started for his cellulitis.", "b", 7),
-    ]
+
+    def hits_with(first: str) -> list[Hit]:
+        hits = [_doc_hit(first, "hers", 1)]
+        hits += [_doc_hit(filler, doc, rank) for rank, doc in enumerate("bcbc", start=2)]
+        return hits + [
+            _doc_hit(answer, "hers", 6),
+            _doc_hit("Intravenous flucloxacillin was started for his cellulitis.", "b", 7),
+        ]
+
     query = replace(_query(question), k=5)
 
-    def ask(report_depth: int):
+    def ask(report_depth: int, hits: list[Hit]):
         settings = Settings(report_depth=report_depth, reader_similarity_weight=0.0).answering
         return Answerer(None, settings, reader=reader).answer(query, hits)
 
-    read = ask(10)
+    hits = hits_with(vague)
+    read = ask(8, hits)
     assert read.citations[0].sentence == answer
     assert [h.rank for h in read.hits] == [1, 2, 3, 4, 5, 6]  # the k asked for, and its source
     assert not any("flucloxacillin" in c.sentence for c in read.citations)
-    unread = ask(5)  # the first five passages only: nothing there answers
+    unread = ask(5, hits)  # the first five passages only
+    assert unread.citations[0].sentence == vague
     assert answer not in unread.text
     assert [h.rank for h in unread.hits] == [1, 2, 3, 4, 5]
-    for depth, ranks in ((10, [1, 2, 3, 4, 5, 6]), (5, [1, 2, 3, 4, 5])):
+    assert ask(8, hits_with(filler)).abstained
+    for depth, ranks in ((8, [1, 2, 3, 4, 5, 6]), (5, [1, 2, 3, 4, 5])):
         answerer = Answerer(None, Settings(report_depth=depth).answering, reader=reader)
         assert [h.rank for h in answerer.read_passages(hits)] == ranks

@@ -102,7 +102,7 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
             outcome.right[weights] = bool(score_answer(q, answer)["answer_correct"])
         if not answer.abstained:  # what may lead, and its best, do not move with the weight
             leading = answerer.eligible(query, candidates)
-            outcome.best = answerer.best_confidence(candidates, leading)
+            outcome.best = answerer.best_confidence(candidates, leading, answerer.closest(hits))
         out.append(outcome)
     return out
 
