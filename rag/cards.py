@@ -29,7 +29,7 @@ from rag.embedding import Embedder
 from rag.reader.model import MODEL_DIR, Reader, log_odds
 
 FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
-RULES = "6"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "7"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -159,6 +159,23 @@ NOT_THE_CASE = re.compile(
 )
 # The authors' voice framing the report ("We present a woman who ..."), not its account.
 FRAMING = re.compile(r"^\W*(?:we|this|here|in this|our aim)\b", re.I)
+# Not the account either: a figure or table caption ("(A) Axial CT ...", "Figure 2."), the
+# consent and ethics lines that journals print after the case.
+CAPTION = re.compile(r"^\W*(?:\([A-Za-z]\)\s|(?:fig(?:ure)?|table)\.?\s*\d)", re.I)
+CONSENT = re.compile(
+    r"\b(?:informed consent|consent (?:was|for)|submitted for publication|ethics committee"
+    r"|institutional review board)\b",
+    re.I,
+)
+# One abbreviation spelt out ("CT: computed tomography"), as journals list them.
+ABBREVIATION = re.compile(r"\b([A-Z][A-Za-z0-9]*[A-Z0-9]): ([a-z][a-z-]*(?: [a-z][a-z-]*)*)")
+# A sentence that denies ("no history of", "previously well"): a field model feature, since
+# a report states what the patient did not have beside what she had.
+DENIES = re.compile(
+    r"\bno (?:\w+ ){0,3}(?:history|previous|prior|known|significant|family)\b|\bdenied\b"
+    r"|\bpreviously (?:well|healthy|fit)\b|\bunremarkable\b|\bnot (?:taking|take|have|had)\b",
+    re.I,
+)
 
 
 def document_sentences(chunks: list[Chunk]) -> list[tuple[str | None, str]]:
@@ -175,10 +192,23 @@ def document_sentences(chunks: list[Chunk]) -> list[tuple[str | None, str]]:
     return out
 
 
+def abbreviation_list(sentence: str) -> bool:
+    """Whether the sentence only spells out abbreviations ("CT: computed tomography.")."""
+    pairs = ABBREVIATION.findall(sentence)
+    rest = ABBREVIATION.sub("", sentence).strip(" ;,.")
+    return bool(pairs) and not rest and all(a[0].lower() == b[0] for a, b in pairs)
+
+
 def about_this_patient(section: str | None, sentence: str) -> bool:
     if section and NOT_THE_CASE.search(section):
         return False
-    return not (OTHER_PATIENTS.search(sentence) or FRAMING.search(sentence))
+    return not (
+        OTHER_PATIENTS.search(sentence)
+        or FRAMING.search(sentence)
+        or CAPTION.search(sentence)
+        or CONSENT.search(sentence)
+        or abbreviation_list(sentence)
+    )
 
 
 def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | None, str]]]:
@@ -312,6 +342,7 @@ class FieldReader:
             [len(named & content_terms(s)) / len(named) if named else 0.0 for s in sentences],
             [bool(re.search(r"\d", s)) for s in sentences],
             [np.log1p(len(s)) for s in sentences],
+            [bool(DENIES.search(s)) for s in sentences],
             *[np.asarray(c, dtype=np.float64) for o in own for c in o[:4]],  # all fields'
         ]
         shared = np.column_stack([np.asarray(c, dtype=np.float64) for c in common])

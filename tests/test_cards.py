@@ -59,6 +59,33 @@ def test_ages_of_earlier_cases_are_not_the_patients_age():
     assert all("Previous cases" not in f.quote for f in card.fields.values() if f)
 
 
+WITH_PRINTED_MATTER = """Spinal epidural abscess after acupuncture.
+A 58-year-old man presented with fever and back pain after acupuncture.
+(A) Sagittal T2-weighted MRI showing the collection behind the T10 vertebral body.
+Figure 2: Axial MRI at the same level.
+MRI: magnetic resonance imaging; CT: computed tomography.
+He underwent a T9-T11 laminectomy and the abscess was drained.
+ECG: sinus tachycardia at 118 beats per minute.
+He was walking without aid at three months.
+Written informed consent for publication was obtained from the patient.
+"""
+
+
+def test_captions_abbreviation_lists_and_consent_lines_are_not_the_patient():
+    """What a journal prints around the case account is never a card field, while a
+    shorthand finding ("ECG: ...") still is part of it."""
+    (case,) = patients([(None, s) for s in WITH_PRINTED_MATTER.splitlines()[1:]])
+    kept = [s for _, s in case]
+    assert kept == [
+        "A 58-year-old man presented with fever and back pain after acupuncture.",
+        "He underwent a T9-T11 laminectomy and the abscess was drained.",
+        "ECG: sinus tachycardia at 118 beats per minute.",
+        "He was walking without aid at three months.",
+    ]
+    (card,) = extract_cards("sea", "SEA", _chunks("sea", WITH_PRINTED_MATTER), _reader())
+    assert all(any(f.quote in k for k in kept) for f in card.fields.values() if f)
+
+
 def test_a_text_without_a_patient_gets_no_card():
     text = "Lead is a heavy metal. It accumulates in bone and impairs haem synthesis."
     assert extract_cards("x", "X", _chunks("x", text), _reader()) == []

@@ -37,7 +37,7 @@ MAX_FILLED = 0.05  # the issue's bound on fields filled that a report does not s
 # 5%), the history higher (a report without one had it filled from the presenting
 # account). Figures and the rules that chose them: the model card's "How case cards use it".
 FIELD_MARGINS = {"site": 1.0, "history": 4.0}
-FEATURES = 5  # bumped when FieldReader.features changes: cached features are computed again
+FEATURES = 6  # bumped when FieldReader.features changes: cached features are computed again
 
 
 def report_texts(folder: Path = DATA_DIR / CASE_REPORTS) -> dict[str, str]:
