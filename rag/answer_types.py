@@ -143,7 +143,10 @@ _DRUG = re.compile(
     r"|mycin|micin|floxacin|cycline|conazole|prazole|vir|parin|xaban|gatran|fenac|profen"
     r"|coxib|olone|isone|asone|ortisone|dronate|trexate|platin|taxel|rubicin|tidine|setron"
     r"|triptan|gliptin|glitazone|gliflozin|lukast|(?:bu|mo|me|ca)terol|tropium|azepam|barbital|caine"
-    r"|curonium|semide|thiazide|phosphonates?|sulfate|sulphate|(?:er|a|iber)cept|kinra)\b",
+    r"|curonium|semide|thiazide|phosphonates?|sulfate|sulphate|(?:er|a|iber)cept|kinra"
+    r"|mustine|tropine|arabine|grastim|poetin|reotide|afil|oxetine|triptyline|apine|peridol"
+    r"|iracetam|toin|quine|domide|azole|nidazole|bactam|penem|vudine|fovir|ximab|zumab)\b"
+    r"|\bcef[a-z]{2,}(?:one|ime|lin|xin|tin|ine)\b",  # cephalosporins by their prefix
     re.I,
 )
 

@@ -80,6 +80,9 @@ def test_drug_names_are_found_by_their_stems_and_common_words_are_not():
         "prednisolone",
     ]
     assert named_drugs("Is the concept accepted, except for cholesterol and April?") == []
+    asked = "Was bendamustine, cefazolin, metronidazole or levetiracetam given?"
+    assert named_drugs(asked) == ["bendamustine", "cefazolin", "metronidazole", "levetiracetam"]
+    assert named_drugs("Was the cephalic or cefalic vein used, and which ozone level?") == []
 
 
 def test_a_question_about_a_drug_no_passage_names_is_not_answered(pipeline):
