@@ -154,3 +154,67 @@ _DRUG = re.compile(
 def named_drugs(question: str) -> list[str]:
     """Words of the question that look like drug names, lower-cased, singular."""
     return [m.group().lower().removesuffix("s") for m in _DRUG.finditer(question)]
+
+
+# Laboratory analytes, each with the names a report gives it (abbreviations by their case):
+# a question about ferritin that no retrieved passage names is not answered by passages
+# that give other values, however close in topic.
+ANALYTES = {
+    name: re.compile(pattern)
+    for name, pattern in {
+        "creatinine": r"(?i:creatinine)",
+        "urea": r"(?i:\burea\b|blood urea nitrogen)|\bBUN\b",
+        "sodium": r"(?i:\bsodium\b|\bnatraemi|\bnatremi)|\bNa\+?\b",
+        "potassium": r"(?i:potassium|kalaemi|kalemi)|\bK\+",
+        "calcium": r"(?i:\bcalcium\b|calcaemi|calcemi)|\bCa\b",
+        "phosphate": r"(?i:phosphate|phosphorus|phosphataemi|phosphatemi)",
+        "magnesium": r"(?i:magnesium|magnesaemi|magnesemi)|\bMg\b",
+        "glucose": r"(?i:glucose|glycaemi|glycemi)",
+        "HbA1c": r"(?i:glycated ha?emoglobin|\bhba1c\b|\ba1c\b)",
+        "haemoglobin": r"(?i:\bha?emoglobin\b)|\bHb\b|\bHgb\b",
+        "platelets": r"(?i:platelet|thrombocyt)|\bPLT\b",
+        "white cells": r"(?i:white (?:blood )?cell|leuc?ocyt|leukocyt)|\bWBC\b|\bWCC\b",
+        "neutrophils": r"(?i:neutrophil)|\bANC\b",
+        "lymphocytes": r"(?i:lymphocyt|lymphopeni)",
+        "eosinophils": r"(?i:eosinophil)",
+        "reticulocytes": r"(?i:reticulocyt)",
+        "CRP": r"(?i:c-reactive protein)|\bCRP\b",
+        "ESR": r"(?i:sedimentation rate)|\bESR\b",
+        "procalcitonin": r"(?i:procalcitonin)|\bPCT\b",
+        "ferritin": r"(?i:ferritin)",
+        "albumin": r"(?i:albumin)",
+        "bilirubin": r"(?i:bilirubin)",
+        "ALT": r"(?i:alanine (?:amino)?transaminase|alanine aminotransferase)|\bALT\b",
+        "AST": r"(?i:aspartate (?:amino)?transaminase|aspartate aminotransferase)|\bAST\b",
+        "ALP": r"(?i:alkaline phosphatase)|\bALP\b",
+        "GGT": r"(?i:gamma-glutamyl)|\bGGT\b|\bGGTP?\b",
+        "lactate": r"(?i:\blactate\b|\blactic acid)",
+        "LDH": r"(?i:lactate dehydrogenase)|\bLDH\b",
+        "CK": r"(?i:creatine (?:phospho)?kinase)|\bCP?K\b",
+        "troponin": r"(?i:troponin)|\bcTn[IT]?\b",
+        "BNP": r"(?i:natriuretic peptide)|\b(?:NT-?pro)?BNP\b",
+        "D-dimer": r"(?i:d-dimer)",
+        "INR": r"(?i:international normali[sz]ed ratio|prothrombin time)|\bINR\b",
+        "TSH": r"(?i:thyroid[- ]stimulating hormone|thyrotropin)|\bTSH\b",
+        "cortisol": r"(?i:cortisol)",
+        "PTH": r"(?i:parathyroid hormone|parathormone)|\bPTH\b",
+        "vitamin B12": r"(?i:vitamin b12|cobalamin)|\bB12\b",
+        "folate": r"(?i:folate|folic acid)",
+        "vitamin D": r"(?i:vitamin d\b|hydroxyvitamin d|calcidiol)",
+        "IgE": r"\bIgE\b",
+        "IgG": r"\bIgG\d?\b",
+        "IgA": r"\bIgA\b",
+        "IgM": r"\bIgM\b",
+        "ammonia": r"(?i:ammonia)",
+        "lipase": r"(?i:lipase)",
+        "amylase": r"(?i:amylase)",
+        "PSA": r"(?i:prostate-specific antigen)|\bPSA\b",
+        "AFP": r"(?i:alpha-fetoprotein|α-fetoprotein)|\bAFP\b",
+        "CEA": r"(?i:carcinoembryonic antigen)|\bCEA\b",
+    }.items()
+}
+
+
+def named_analytes(question: str) -> list[str]:
+    """The laboratory analytes the question names, by their names in ``ANALYTES``."""
+    return [name for name, pattern in ANALYTES.items() if pattern.search(question)]

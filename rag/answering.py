@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer_types import ANALYTES
 from rag.chunking import quotable_sentences, split_sentences
 from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
@@ -337,13 +338,17 @@ class Answerer:
         return chosen
 
     def _unnamed_drugs(self, query: Query, hits: list[Hit]) -> str:
-        """The drugs the question names ("a or b") when no passage it would quote names
-        any of them; empty otherwise."""
-        drugs = query.drugs if self.settings.answer_types else ()
-        if not drugs:
+        """The drugs ("a or b"), or else the laboratory analytes, the question names when
+        no passage it would quote names any of them; empty otherwise."""
+        if not self.settings.answer_types or not (query.drugs or query.analytes):
             return ""
-        evidence = " ".join(h.chunk.text.lower() for h in self.read_passages(hits))
-        return "" if any(drug in evidence for drug in drugs) else " or ".join(drugs)
+        evidence = " ".join(h.chunk.text for h in self.read_passages(hits))
+        lower = evidence.lower()
+        if query.drugs and not any(drug in lower for drug in query.drugs):
+            return " or ".join(query.drugs)
+        if query.analytes and not any(ANALYTES[a].search(evidence) for a in query.analytes):
+            return " or ".join(query.analytes)
+        return ""
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:
         """Best sentence first, the rest in reading order; one [n] per source passage.

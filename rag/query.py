@@ -70,6 +70,7 @@ class Query:
     mode: str = "hybrid"
     k: int = 5
     filters: Filters = field(default_factory=Filters)
+    analytes: tuple[str, ...] = ()  # laboratory analytes the question names
 
     @property
     def reader_text(self) -> str:

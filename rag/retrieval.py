@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from rag.answer_types import expected_type, named_drugs
+from rag.answer_types import expected_type, named_analytes, named_drugs
 from rag.config import MODES, RetrievalSettings
 from rag.documents import Hit
 from rag.embedding import Embedder
@@ -62,6 +62,7 @@ class Retriever:
             mode=mode,
             k=k or self.settings.k,
             filters=filters or Filters(),
+            analytes=tuple(named_analytes(text)),
         )
 
     def search(self, *request, **options) -> list[Hit]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import expected_type, named_drugs
+from rag.answer_types import expected_type, named_analytes, named_drugs
 
 
 @pytest.mark.parametrize(
@@ -90,6 +90,25 @@ def test_a_question_about_a_drug_no_passage_names_is_not_answered(pipeline):
     assert answer.abstained and not answer.citations
     assert answer.hits, "the closest passages are still shown"
     assert answer.reason == "None of the closest passages mentions etanercept."
+
+
+def test_laboratory_analytes_are_found_by_their_names_and_abbreviations():
+    assert named_analytes("Was the C-reactive protein or the ESR raised?") == ["CRP", "ESR"]
+    assert named_analytes("What were her Hb, ALT and serum ferritin?") == [
+        "haemoglobin",
+        "ferritin",
+        "ALT",
+    ]
+    assert named_analytes("Which antibiotic was given, and what did the CT show?") == []
+    assert named_analytes("Was the alt text of the figure calcium-free?") == ["calcium"]
+
+
+def test_a_question_about_an_analyte_no_passage_names_is_not_answered(pipeline):
+    answer = pipeline.ask("What was the serum ferritin of the woman with cervical calcinosis?")
+    assert answer.abstained and answer.hits
+    assert answer.reason == "None of the closest passages mentions ferritin."
+    named = pipeline.ask("Was calcium metabolism normal in the woman with lumbar calcinosis?")
+    assert named.reason != "None of the closest passages mentions calcium."
 
 
 def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipeline):
