@@ -164,7 +164,7 @@ ANALYTES = {
     for name, pattern in {
         "creatinine": r"(?i:creatinine)",
         "urea": r"(?i:\burea\b|blood urea nitrogen)|\bBUN\b",
-        "sodium": r"(?i:\bsodium\b|\bnatraemi|\bnatremi)|\bNa\+?\b",
+        "sodium": r"(?i:\bsodium\b|\bnatraemi|\bnatremi)|\bNa\b",
         "potassium": r"(?i:potassium|kalaemi|kalemi)|\bK\+",
         "calcium": r"(?i:\bcalcium\b|calcaemi|calcemi)|\bCa\b",
         "phosphate": r"(?i:phosphate|phosphorus|phosphataemi|phosphatemi)",
@@ -187,7 +187,7 @@ ANALYTES = {
         "ALT": r"(?i:alanine (?:amino)?transaminase|alanine aminotransferase)|\bALT\b",
         "AST": r"(?i:aspartate (?:amino)?transaminase|aspartate aminotransferase)|\bAST\b",
         "ALP": r"(?i:alkaline phosphatase)|\bALP\b",
-        "GGT": r"(?i:gamma-glutamyl)|\bGGT\b|\bGGTP?\b",
+        "GGT": r"(?i:gamma-glutamyl)|\bGGTP?\b",
         "lactate": r"(?i:\blactate\b|\blactic acid)",
         "LDH": r"(?i:lactate dehydrogenase)|\bLDH\b",
         "CK": r"(?i:creatine (?:phospho)?kinase)|\bCP?K\b",

@@ -238,7 +238,7 @@ class Answerer:
         """The answer from ``hits`` (retrieved to ``depth``); it shows the ``query.k``
         passages asked for, and any cited passage below them."""
         candidates = self.candidates(hits)
-        if candidates and not self._unnamed_drugs(query, hits):
+        if candidates and not self._unnamed(query, hits):
             self.judge(query, candidates)
         answer = self.decide(query, hits, candidates)
         cited = {c.hit.chunk.chunk_id for c in answer.citations}
@@ -274,7 +274,7 @@ class Answerer:
         question = query.text
         if not candidates:
             return self._abstain(question, hits, 0.0, "No passage matched the question.")
-        missing = self._unnamed_drugs(query, hits)
+        missing = self._unnamed(query, hits)
         if missing:
             return self._abstain(
                 question, hits, 0.0, f"None of the closest passages mentions {missing}."
@@ -337,7 +337,7 @@ class Answerer:
                 chosen.append(i)
         return chosen
 
-    def _unnamed_drugs(self, query: Query, hits: list[Hit]) -> str:
+    def _unnamed(self, query: Query, hits: list[Hit]) -> str:
         """The drugs ("a or b"), or else the laboratory analytes, the question names when
         no passage it would quote names any of them; empty otherwise."""
         if not self.settings.answer_types or not (query.drugs or query.analytes):
