@@ -215,6 +215,55 @@ ANALYTES = {
 }
 
 
+# Tests, treatments and devices, each with the names a report gives it: a question on a
+# halo vest or on gamma knife radiosurgery is not answered by passages that give the
+# patient's collar or operation, however close in topic. Only things a report names when
+# it did them: "surgery" or "chemotherapy" it may give by the operation or the regimen.
+PROCEDURES = {
+    name: re.compile(pattern)
+    for name, pattern in {
+        "radiosurgery": r"(?i:gamma knife|radiosurg|stereotactic radio|cyberknife)",
+        "radiotherapy": r"(?i:radiotherap|radiation|irradiat|chemoradi|brachytherap)",
+        "plasma exchange": r"(?i:plasma exchange|plasmapheresis)|\bPLEX\b|\bTPE\b",
+        "immunoglobulin": r"(?i:immunoglobulin)|\bIVIg\b|\bIVIG\b",
+        "ECMO": r"(?i:extracorporeal membrane)|\bECMO\b",
+        "dialysis": r"(?i:dialys|diafiltration|haemofiltration|hemofiltration|renal replacement"
+        r"|venovenous)|\bCRRT\b|\bCVVH|\bHD\b",
+        "intubation": r"(?i:intubat|ventilat)",
+        "tracheostomy": r"(?i:tracheostom)",
+        "lumbar drain": r"(?i:lumbar (?:cerebrospinal fluid |CSF )?drain)",
+        "halo": r"(?i:\bhalo\b)",
+        "pacemaker": r"(?i:pacemaker|pacing)",
+        "defibrillator": r"(?i:defibrillator)|\bS?ICD\b",
+        "bone densitometry": r"(?i:densitometr|bone (?:mineral )?density|t-score)"
+        r"|\bDE?XA\b|\bBMD\b",
+        "HIV": r"(?i:human immunodeficiency)|\bHIV\b",
+        "hepatitis B": r"(?i:hepatitis b)|\bHBsAg\b|\bHBV\b",
+        "hepatitis C": r"(?i:hepatitis c)|\bHCV\b",
+        "PET": r"(?i:positron)|\bPET\b",
+        "transfusion": r"(?i:transfus|(?:units?|ml/kg) of (?:packed )?red)",
+        "genetic testing": r"(?i:genetic|genotyp|mutation|sequencing|karyotyp|\bgene\b)",
+        "colonoscopy": r"(?i:colonoscop|sigmoidoscop)",
+        "bronchoscopy": r"(?i:bronchoscop|bronchoalveolar)|\bBAL\b",
+        "EEG": r"(?i:electroencephalogra)|\bv?EEG\b",
+        "electromyography": r"(?i:electromyogra|nerve conduction|neurophysiolog)|\bEMG\b|\bNCS\b",
+        "echocardiography": r"(?i:echocardiogra|\becho\b)|\bTTE\b|\bTO?EE?\b",
+        "autopsy": r"(?i:autops|post-?mortem|necrops)",
+        "vaccination": r"(?i:vaccin|immunis|immuniz)",
+        "physiotherapy": r"(?i:physiotherap|rehabilitat|physical therap)",
+        "hyperbaric oxygen": r"(?i:hyperbaric)",
+        "endobronchial valve": r"(?i:endobronchial valve)",
+        "24-hour urine": r"(?i:24[- ]?h(?:our)? urin|urine collection)",
+    }.items()
+}
+
+
 def named_analytes(question: str) -> list[str]:
     """The laboratory analytes the question names, by their names in ``ANALYTES``."""
     return [name for name, pattern in ANALYTES.items() if pattern.search(question)]
+
+
+def named_procedures(question: str) -> list[str]:
+    """The tests, treatments and devices the question names, by their names in
+    ``PROCEDURES``."""
+    return [name for name, pattern in PROCEDURES.items() if pattern.search(question)]

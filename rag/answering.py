@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer_types import ANALYTES
+from rag.answer_types import ANALYTES, PROCEDURES
 from rag.chunking import quotable_sentences, split_sentences
 from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
@@ -338,16 +338,21 @@ class Answerer:
         return chosen
 
     def _unnamed(self, query: Query, hits: list[Hit]) -> str:
-        """The drugs ("a or b"), or else the laboratory analytes, the question names when
-        no passage it would quote names any of them; empty otherwise."""
-        if not self.settings.answer_types or not (query.drugs or query.analytes):
+        """What the question names ("a or b": its drugs, else its analytes or procedures)
+        when no passage it would quote names any of them; empty otherwise."""
+        groups = (query.drugs, query.analytes, query.procedures)
+        if not self.settings.answer_types or not any(groups):
             return ""
         evidence = " ".join(h.chunk.text for h in self.read_passages(hits))
         lower = evidence.lower()
-        if query.drugs and not any(drug in lower for drug in query.drugs):
-            return " or ".join(query.drugs)
-        if query.analytes and not any(ANALYTES[a].search(evidence) for a in query.analytes):
-            return " or ".join(query.analytes)
+        found = (
+            lambda drug: drug in lower,
+            lambda name: ANALYTES[name].search(evidence),
+            lambda name: PROCEDURES[name].search(evidence),
+        )
+        for names, named in zip(groups, found, strict=True):
+            if names and not any(named(name) for name in names):
+                return " or ".join(names)
         return ""
 
     def _compose(self, question, hits, chosen: list[Candidate], confidence) -> Answer:

@@ -71,6 +71,7 @@ class Query:
     k: int = 5
     filters: Filters = field(default_factory=Filters)
     analytes: tuple[str, ...] = ()  # laboratory analytes the question names
+    procedures: tuple[str, ...] = ()  # tests, treatments and devices it names
 
     @property
     def reader_text(self) -> str:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import logging
 import time
 
-from rag.answer_types import expected_type, named_analytes, named_drugs
+from rag.answer_types import (
+    expected_type,
+    named_analytes,
+    named_drugs,
+    named_procedures,
+)
 from rag.config import MODES, RetrievalSettings
 from rag.documents import Hit
 from rag.embedding import Embedder
@@ -63,6 +68,7 @@ class Retriever:
             k=k or self.settings.k,
             filters=filters or Filters(),
             analytes=tuple(named_analytes(text)),
+            procedures=tuple(named_procedures(text)),
         )
 
     def search(self, *request, **options) -> list[Hit]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import expected_type, named_analytes, named_drugs
+from rag.answer_types import expected_type, named_analytes, named_drugs, named_procedures
 
 
 @pytest.mark.parametrize(
@@ -109,6 +109,26 @@ def test_a_question_about_an_analyte_no_passage_names_is_not_answered(pipeline):
     assert answer.reason == "None of the closest passages mentions ferritin."
     named = pipeline.ask("Was calcium metabolism normal in the woman with lumbar calcinosis?")
     assert named.reason != "None of the closest passages mentions calcium."
+
+
+def test_tests_treatments_and_devices_are_found_by_their_names_not_look_alikes():
+    asked = "Was she transfused, and did the DXA or the 24-hour urine collection show anything?"
+    assert named_procedures(asked) == ["bone densitometry", "transfusion", "24-hour urine"]
+    assert named_procedures("Was a lumbar CSF drain placed, or a halo vest worn?") == [
+        "lumbar drain",
+        "halo",
+    ]
+    # Red cells on a film are not a transfusion, nor a CSF leak a drain, nor a variant a gene.
+    assert named_procedures("Were there fragmented red cells, a CSF leak or variant anatomy?") == []
+
+
+def test_a_question_about_a_procedure_no_passage_names_is_not_answered(pipeline):
+    answer = pipeline.ask("Was the woman with lumbar calcinosis given radiotherapy?")
+    assert answer.abstained and answer.hits
+    assert answer.reason == "None of the closest passages mentions radiotherapy."
+    # The report names the rehabilitation the question calls physiotherapy.
+    named = pipeline.ask("Did the woman with central cord syndrome have physiotherapy?")
+    assert named.reason != "None of the closest passages mentions physiotherapy."
 
 
 def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipeline):
