@@ -6,12 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from rag.answer_types import (
-    expected_type,
-    named_analytes,
-    named_drugs,
-    named_procedures,
-)
+from rag.answer_types import expected_type, named_analytes, named_drugs, named_procedures
 from rag.config import MODES, RetrievalSettings
 from rag.documents import Hit
 from rag.embedding import Embedder
