@@ -156,12 +156,20 @@ def named_drugs(question: str) -> list[str]:
     return [m.group().lower().removesuffix("s") for m in _DRUG.finditer(question)]
 
 
+def _compiled(names: dict[str, str]) -> dict[str, re.Pattern]:
+    return {name: re.compile(pattern) for name, pattern in names.items()}
+
+
+def _named(names: dict[str, re.Pattern], text: str) -> list[str]:
+    """The names in ``names`` whose pattern the text matches, in their order."""
+    return [name for name, pattern in names.items() if pattern.search(text)]
+
+
 # Laboratory analytes, each with the names a report gives it (abbreviations by their case):
 # a question about ferritin that no retrieved passage names is not answered by passages
 # that give other values, however close in topic.
-ANALYTES = {
-    name: re.compile(pattern)
-    for name, pattern in {
+ANALYTES = _compiled(
+    {
         "creatinine": r"(?i:creatinine)",
         "urea": r"(?i:\burea\b|blood urea nitrogen)|\bBUN\b",
         "sodium": r"(?i:\bsodium\b|\bnatraemi|\bnatremi)|\bNa\b",
@@ -211,17 +219,16 @@ ANALYTES = {
         "PSA": r"(?i:prostate-specific antigen)|\bPSA\b",
         "AFP": r"(?i:alpha-fetoprotein|α-fetoprotein)|\bAFP\b",
         "CEA": r"(?i:carcinoembryonic antigen)|\bCEA\b",
-    }.items()
-}
+    }
+)
 
 
 # Tests, treatments and devices, each with the names a report gives it: a question on a
 # halo vest or on gamma knife radiosurgery is not answered by passages that give the
 # patient's collar or operation, however close in topic. Only things a report names when
 # it did them: "surgery" or "chemotherapy" it may give by the operation or the regimen.
-PROCEDURES = {
-    name: re.compile(pattern)
-    for name, pattern in {
+PROCEDURES = _compiled(
+    {
         "radiosurgery": r"(?i:gamma knife|radiosurg|stereotactic radio|cyberknife)",
         "radiotherapy": r"(?i:radiotherap|radiation|irradiat|chemoradi|brachytherap)",
         "plasma exchange": r"(?i:plasma exchange|plasmapheresis)|\bPLEX\b|\bTPE\b",
@@ -254,16 +261,16 @@ PROCEDURES = {
         "hyperbaric oxygen": r"(?i:hyperbaric)",
         "endobronchial valve": r"(?i:endobronchial valve)",
         "24-hour urine": r"(?i:24[- ]?h(?:our)? urin|urine collection)",
-    }.items()
-}
+    }
+)
 
 
 def named_analytes(question: str) -> list[str]:
     """The laboratory analytes the question names, by their names in ``ANALYTES``."""
-    return [name for name, pattern in ANALYTES.items() if pattern.search(question)]
+    return _named(ANALYTES, question)
 
 
 def named_procedures(question: str) -> list[str]:
     """The tests, treatments and devices the question names, by their names in
     ``PROCEDURES``."""
-    return [name for name, pattern in PROCEDURES.items() if pattern.search(question)]
+    return _named(PROCEDURES, question)

@@ -10,12 +10,14 @@ figures it prints and stores are that cross-validation's. The eval sets are neve
 from __future__ import annotations
 
 import argparse
+import inspect
 import pickle
 import tempfile
 import zlib
 from pathlib import Path
 
-from rag import cards
+from rag import cards, chunking
+from rag.answering import content_terms
 from rag.card_model import Case, FieldModel, fit
 from rag.cards import FIELDS_FILE, QUESTIONS, FieldReader, document_sentences, patients
 from rag.chunking import TokenCounter, chunk_document
@@ -38,9 +40,6 @@ MAX_FILLED = 0.05  # the issue's bound on fields filled that a report does not s
 # 5%), the history higher (a report without one had it filled from the presenting
 # account). Figures and the rules that chose them: the model card's "How case cards use it".
 FIELD_MARGINS = {"site": -0.5, "history": 4.0}
-# What the cached features were computed by: a hand-bumped version let an abandoned
-# experiment's features be read back under the same number, so the source itself is the key.
-CODE = zlib.crc32(Path(cards.__file__).read_bytes() + Path(__file__).read_bytes())
 
 
 def report_texts(folder: Path = DATA_DIR / CASE_REPORTS) -> dict[str, str]:
@@ -66,19 +65,29 @@ def case_sentences(
     return patients(document_sentences(chunks))
 
 
+def features_code() -> int:
+    """What the cached features were computed by: the card rules and features, the
+    chunker, the title-word test and how a report is read here, by their source (a
+    hand-bumped version once let an abandoned experiment's features be read back); not the
+    margins or the fit, which a refit from the same cache may change."""
+    sources = [Path(cards.__file__).read_bytes(), Path(chunking.__file__).read_bytes()]
+    sources += [inspect.getsource(f).encode() for f in (content_terms, case_sentences)]
+    return zlib.crc32(b"".join(sources))
+
+
 def build_cases(
     reader: FieldReader, settings: Settings, cache: Path | None = None
 ) -> tuple[list[Case], list[str]]:
     """One training case per gold card whose patient the reading finds."""
     stored = pickle.loads(cache.read_bytes()) if cache and cache.exists() else {}
+    code = features_code()
     counter = TokenCounter(settings.model_path)
     texts = report_texts()
     read: dict[str, list] = {}  # a two-patient report is read once for both its cards
     cases, ids = [], []
     for card in gold_cards():
         doc_id, n = card["doc_id"], card.get("patient", 1)
-        # CODE: how a report splits into patients and what is computed per sentence.
-        key = (doc_id, n, reader.reader.version, CODE)
+        key = (doc_id, n, reader.reader.version, code)
         if key not in stored:
             if doc_id not in read:
                 read[doc_id] = case_sentences(doc_id, texts[doc_id], settings, counter)
