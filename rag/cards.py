@@ -29,7 +29,7 @@ from rag.embedding import Embedder
 from rag.reader.model import MODEL_DIR, Reader, log_odds
 
 FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
-RULES = "7"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "8"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -66,7 +66,8 @@ PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
 # What a sentence about other patients or the literature looks like.
 OTHER_PATIENTS = re.compile(
     r"\bet al\b|\breported\b|\bliterature\b|\bstud(?:y|ies)\b|\bcases\b"
-    r"|\bseries\b|\breview\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)",
+    r"|\bseries\b|\breview\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)"
+    r"|\b(?-i:[a-z]{4,})\d+(?:[,–-]\d+)*[.,;]?(?:\s|$)",  # glued references: "joints1-6."
     re.I,
 )
 # The words a report uses when it states each field. Like answer types: a sentence states
@@ -159,12 +160,13 @@ NOT_THE_CASE = re.compile(
 )
 # The authors' voice framing the report ("We present a woman who ..."), not its account.
 FRAMING = re.compile(r"^\W*(?:we|this|here|in this|our aim)\b", re.I)
-# Not the account either: a figure or table caption ("(A) Axial CT ...", "Figure 2."), the
-# consent and ethics lines that journals print after the case.
+# Not the account either: a figure or table caption ("(A) Axial CT ...", "Figure 2."), and
+# the lines that journals print after the case: consent, ethics, thanks, funding, conflicts.
 CAPTION = re.compile(r"^\W*(?:\([A-Za-z]\)\s|(?:fig(?:ure)?|table)\.?\s*\d)", re.I)
-CONSENT = re.compile(
+BACK_MATTER = re.compile(
     r"\b(?:informed consent|consent (?:was|for)|submitted for publication|ethics committee"
-    r"|institutional review board)\b",
+    r"|institutional review board|data concerning the case|(?:like|wish) to (?:thank|acknowledge)"
+    r"|we (?:thank|acknowledge)|grateful to|funding|conflicts? of interest|competing interests)\b",
     re.I,
 )
 # One abbreviation spelt out ("CT: computed tomography"), as journals list them.
@@ -206,7 +208,7 @@ def about_this_patient(section: str | None, sentence: str) -> bool:
         OTHER_PATIENTS.search(sentence)
         or FRAMING.search(sentence)
         or CAPTION.search(sentence)
-        or CONSENT.search(sentence)
+        or BACK_MATTER.search(sentence)
         or abbreviation_list(sentence)
     )
 
@@ -222,7 +224,11 @@ def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | N
         ]
     case = [(sec, s) for sec, s in sentences if about_this_patient(sec, s)]
     if len(case) < FEW:  # only an abstract or a fragment: its own framing is all there is
-        case = [(sec, s) for sec, s in sentences if not OTHER_PATIENTS.search(s)]
+        case = [
+            (sec, s)
+            for sec, s in sentences
+            if not (OTHER_PATIENTS.search(s) or BACK_MATTER.search(s))
+        ]
     marks = [i for i, (_, s) in enumerate(case) if PATIENT_MARK.match(s)]
     if len(marks) < 2:
         return [case]

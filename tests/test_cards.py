@@ -66,20 +66,28 @@ Figure 2: Axial MRI at the same level.
 MRI: magnetic resonance imaging; CT: computed tomography.
 He underwent a T9-T11 laminectomy and the abscess was drained.
 ECG: sinus tachycardia at 118 beats per minute.
+Epidural abscess after acupuncture is rare and usually staphylococcal3,7-9.
+Blood cultures grew Staphylococcus aureus and his HbA1c was 9.1%, with JAK2 and IgG4 tests normal.
 He was walking without aid at three months.
 Written informed consent for publication was obtained from the patient.
+The authors would like to acknowledge the radiology team for the images.
+This work received no funding, and the authors declare no conflicts of interest.
 """
 
 
 def test_captions_abbreviation_lists_and_consent_lines_are_not_the_patient():
-    """What a journal prints around the case account is never a card field, while a
-    shorthand finding ("ECG: ...") still is part of it."""
+    """What a journal prints around the case account (captions, consent, thanks, funding,
+    a literature sentence with its references glued on) is never a card field, while a
+    shorthand finding ("ECG: ...") or a test named with a digit ("HbA1c", "JAK2") still is
+    part of it."""
     (case,) = patients([(None, s) for s in WITH_PRINTED_MATTER.splitlines()[1:]])
     kept = [s for _, s in case]
     assert kept == [
         "A 58-year-old man presented with fever and back pain after acupuncture.",
         "He underwent a T9-T11 laminectomy and the abscess was drained.",
         "ECG: sinus tachycardia at 118 beats per minute.",
+        "Blood cultures grew Staphylococcus aureus and his HbA1c was 9.1%, with JAK2 and IgG4 "
+        "tests normal.",
         "He was walking without aid at three months.",
     ]
     (card,) = extract_cards("sea", "SEA", _chunks("sea", WITH_PRINTED_MATTER), _reader())
