@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer_types import ANALYTES, PROCEDURES
-from rag.chunking import quotable_sentences, split_sentences
+from rag.chunking import quotable, quotable_sentences, split_sentences
 from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
@@ -167,8 +167,9 @@ class Answerer:
         out: list[Candidate] = []
         for hit in top:
             rows = stored.get(hit.chunk.chunk_id)
-            if rows:
-                out += [Candidate(hit, a, b, v) for a, b, v in rows]
+            if rows:  # indexed before a rule of ``quotable`` changed: apply it here too
+                text = hit.chunk.text
+                out += [Candidate(hit, a, b, v) for a, b, v in rows if quotable(text[a:b])]
             else:
                 out += [
                     Candidate(hit, sp.start, sp.end) for sp in quotable_sentences(hit.chunk.text)

@@ -53,9 +53,19 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     return spans
 
 
+# Lines a journal prints beside the text that never answer a question.
+_LISTS = re.compile(r"^\W*(?:key ?words|abbreviations)\W*:", re.I)
+
+
+def quotable(sentence: str) -> bool:
+    """Long enough to quote in an answer (four words or more), and not a keywords or
+    abbreviations line ("**Keywords:** dog bite; sepsis")."""
+    return len(re.findall(r"\w+", sentence)) >= 4 and not _LISTS.match(sentence)
+
+
 def quotable_sentences(text: str) -> list[Span]:
-    """Sentences long enough to quote in an answer (four words or more)."""
-    return [s for s in split_sentences(text) if len(re.findall(r"\w+", text[s.start : s.end])) >= 4]
+    """The sentences of a text that an answer may quote."""
+    return [s for s in split_sentences(text) if quotable(text[s.start : s.end])]
 
 
 def _add_span(text: str, start: int, end: int, offset: int, spans: list[Span]) -> None:

@@ -267,3 +267,41 @@ def test_mmr_shows_less_alike_passages_and_keeps_the_best_first(seed_settings, p
     # Float32 sums in another order differ in the last digits (0.64476925 vs 0.64476919).
     assert mean_pairwise_cosine(diverse) <= mean_pairwise_cosine(plain) + 1e-6
     assert [h.chunk.chunk_id for h in diverse] != [h.chunk.chunk_id for h in plain]
+
+
+KEYWORDS_REPORT = """# Capnocytophaga canimorsus sepsis after a dog bite
+
+**Keywords:** Capnocytophaga canimorsus; dog bite; purpura fulminans; septic shock
+
+Abbreviations: ICU, intensive care unit; CRP, C-reactive protein
+
+## Case presentation
+
+A 58-year-old man was bitten on the back of his right hand by his own dog. Two days later
+he was admitted to the ICU in septic shock with purpura fulminans. Blood cultures grew
+Capnocytophaga canimorsus after five days. He was treated with intravenous ceftriaxone for
+two weeks and recovered.
+"""
+
+
+def test_keywords_and_abbreviations_lines_are_never_quoted(tmp_path):
+    """A report's keyword and abbreviation lists are indexed for search, but an answer
+    never quotes them, whether its sentence vectors are stored or not."""
+    from rag.config import load_settings
+    from rag.indexing import sync
+    from rag.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "capnocytophaga.md").write_text(KEYWORDS_REPORT, encoding="utf-8")
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    assert sync([corpus], settings).failed == []
+    pipeline = Pipeline(settings)
+    question = "Which keywords describe the dog bite with septic shock and purpura fulminans?"
+    hits = pipeline.search(question, k=5)
+    assert any("**Keywords:**" in h.chunk.text for h in hits)  # searched ...
+    sentences = [c.sentence for c in pipeline.answerer.candidates(hits)]
+    assert any("ceftriaxone" in s for s in sentences)
+    assert not any("Keywords" in s or "Abbreviations" in s for s in sentences)  # ... not quoted
+    answer = pipeline.ask(question)
+    assert not any("Keywords" in c.sentence for c in answer.citations)
