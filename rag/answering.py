@@ -28,7 +28,7 @@ from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
 from rag.reader.model import Reader, log_odds
-from rag.reader.passage import PassageReader
+from rag.reader.passage import NO_SPAN, PassageReader
 from rag.store import Store
 from rag.terms import STOPWORDS
 
@@ -176,17 +176,40 @@ class Answerer:
                 ]
         return out
 
-    def judge(self, query: Query, candidates: list[Candidate]) -> None:
-        """Score the candidates: the similarity score, and with the reader its probability."""
+    def judge(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
+        """Score the candidates: the similarity score, and with the reader its probability
+        for the ``reader_shortlist`` best by similarity (the others are dropped)."""
         weight = self.similarity_weight if self.reader else 0.0
-        if not self.reader or weight:
+        shortlist = self.settings.reader_shortlist if self.reader else 0
+        over = shortlist and len({c.sentence for c in candidates}) > shortlist
+        if not self.reader or weight or over:
             self.similarity_scores(query, candidates)
-        if self.reader:
-            self.reader_scores(query, candidates)
-            if self.passage_weight:
-                self.span_scores(query, candidates)
-            self.rank_by_reader(candidates, weight, self.passage_weight)
-            self.favour_top_report(candidates)
+        if not self.reader:
+            return candidates
+        if over:
+            candidates = self.shortlisted(candidates, shortlist)
+        self.reader_scores(query, candidates)
+        self.rank_by_reader(candidates, weight)
+        self.favour_top_report(candidates)
+        if self.passage_weight:
+            self.span_scores(query, candidates, self.settings.passage_margin)
+            for c in candidates:
+                c.score += self.passage_weight * c.span
+        return candidates
+
+    @staticmethod
+    def shortlisted(candidates: list[Candidate], n: int) -> list[Candidate]:
+        """The candidates holding the ``n`` distinct sentences with the best similarity
+        scores, in their order (0: all). The reader's cost grows with the sentences it reads,
+        and one that is far from the question in both meaning and words rarely answers."""
+        if not n:
+            return candidates
+        kept: set[str] = set()
+        for c in sorted(candidates, key=lambda c: -c.similarity):
+            if len(kept) >= n:
+                break
+            kept.add(c.sentence)
+        return [c for c in candidates if c.sentence in kept]
 
     def favour_top_report(self, candidates: list[Candidate]) -> None:
         """Lift the sentences of the report whose passage ranks first, by
@@ -207,12 +230,19 @@ class Answerer:
         for c, p in zip(candidates, probabilities, strict=True):
             c.probability = float(p)
 
-    def span_scores(self, query: Query, candidates: list[Candidate]) -> None:
+    def span_scores(self, query: Query, candidates: list[Candidate], margin: float = -1.0) -> None:
         """The passage reader's score of each candidate, each passage read once under its
-        section heading."""
+        section heading: the passages whose best sentence already scores within
+        ``margin`` of the best (negative: all). The others' sentences get
+        ``NO_SPAN``: far enough behind that the span score could not lift them to the lead."""
+        best = max(c.score for c in candidates)
+        read = {c.hit.chunk.chunk_id for c in candidates if margin < 0 or c.score >= best - margin}
         by_passage: dict[int, list[Candidate]] = {}
         for c in candidates:
-            by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
+            if c.hit.chunk.chunk_id in read:
+                by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
+            else:
+                c.span = NO_SPAN
         passages = []
         for group in by_passage.values():
             chunk = group[0].hit.chunk
@@ -240,7 +270,7 @@ class Answerer:
         passages asked for, and any cited passage below them."""
         candidates = self.candidates(hits)
         if candidates and not self._unnamed(query, hits):
-            self.judge(query, candidates)
+            candidates = self.judge(query, candidates)
         answer = self.decide(query, hits, candidates)
         cited = {c.hit.chunk.chunk_id for c in answer.citations}
         answer.hits = [h for i, h in enumerate(hits) if i < query.k or h.chunk.chunk_id in cited]

@@ -82,6 +82,49 @@ def test_the_answerer_adds_the_span_score_only_where_it_is_weighted():
         assert b.score == pytest.approx(a.score + 2.0 * b.span, abs=1e-4)
 
 
+UNRELATED = (
+    "The hospital car park was resurfaced over the summer. Visitors were asked to use the "
+    "north entrance while the work went on. The cafeteria extended its opening hours."
+)
+
+
+def _judged(hits: list[Hit], question: str, **settings) -> list:
+    from rag.embedding import embedder_for
+
+    query = Query(question, question, None, expected_type(question), ())
+    answering = Settings(**settings).answering
+    embedder = embedder_for(Settings().index)
+    answerer = Answerer(
+        embedder, answering, reader=reader_for(), passage_reader=passage_reader_for()
+    )
+    return answerer.judge(query, answerer.candidates(hits))
+
+
+def test_the_sentence_reader_reads_the_shortlist_best_by_similarity():
+    hits = [_hit(CASE, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
+    question = "Which antibiotic was he given?"
+    every = _judged(hits, question, reader_shortlist=0)
+    short = _judged(hits, question, reader_shortlist=3)
+    assert len(every) == 7 and all(c.probability is not None for c in every)
+    by_similarity = sorted(every, key=lambda c: -c.similarity)
+    assert [c.sentence for c in short] == [c.sentence for c in every if c in by_similarity[:3]]
+    assert all(c.probability is not None for c in short)
+    assert any("benzylpenicillin" in c.sentence for c in short)
+
+
+def test_the_passage_reader_reads_only_passages_near_the_best():
+    hits = [_hit(CASE, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
+    question = "Which antibiotic was he given?"
+    every = _judged(hits, question, reader_shortlist=0, passage_margin=-1.0, passage_weight=0.5)
+    assert all(c.span != NO_SPAN for c in every)
+    best = [max(c.score - 0.5 * c.span for c in every if c.hit.rank == r) for r in (1, 2)]
+    assert best[0] - best[1] > 2.0  # the car park is far behind: the margin leaves it unread
+    near = _judged(hits, question, reader_shortlist=0, passage_margin=2.0, passage_weight=0.5)
+    assert all((c.span == NO_SPAN) == (c.hit.rank == 2) for c in near)
+    lead = max(near, key=lambda c: c.score)
+    assert "benzylpenicillin" in lead.sentence
+
+
 def test_the_training_command_runs_a_few_steps_and_exports_int8(tmp_path):
     from rag.reader import train_span
 

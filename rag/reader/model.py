@@ -124,6 +124,9 @@ def onnx_session(path: Path):
     # candidates, batches of 8: p50 151-161 ms on one thread, 84-90 ms on two); capped
     # at 4, since a question's pairs are few (not measured above 2 cores).
     options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    # Idle threads sleep instead of spinning: the sentence reader and the passage reader
+    # run one after the other, and one's spinning threads would slow the other down.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
