@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOTS = ROOT / os.environ.get("CASEQA_SCREENSHOTS", "tests/artifacts")
 TIMEOUT_MS = 90_000  # generous: the model loads on the first page view (~5 s on 2 cores)
+EVAL_TIMEOUT_MS = 300_000  # a whole gold set run in the page: a wait, not a timing check
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",

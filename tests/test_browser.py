@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import (  # noqa: F401 (chromium_page_fixture: the chromium_page fixture)
+    EVAL_TIMEOUT_MS,
     SCREENSHOTS,
     TIMEOUT_MS,
     ask,
@@ -142,7 +143,10 @@ def test_evaluation_page_runs_the_seed_gold_set_in_browser(
         button.wait_for()
         started = time.monotonic()
         button.click()
-        expect(page.get_by_text("seed_gold · 58 questions")).to_be_visible(timeout=TIMEOUT_MS)
+        # Five minutes, not the usual 90 s: twice a run on a 2-core machine busy with other
+        # work passed 58/58 and drew its result after 90 s (a wait, not a timing check).
+        result = page.get_by_text("seed_gold · 58 questions")
+        expect(result).to_be_visible(timeout=EVAL_TIMEOUT_MS)
         page_s = time.monotonic() - started
         expect(page.get_by_text("Recall@k")).to_be_visible()
         expect(page.get_by_text("Failed questions")).to_be_visible()
