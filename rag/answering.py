@@ -200,10 +200,8 @@ class Answerer:
     @staticmethod
     def shortlisted(candidates: list[Candidate], n: int) -> list[Candidate]:
         """The candidates holding the ``n`` distinct sentences with the best similarity
-        scores, in their order (0: all). The reader's cost grows with the sentences it reads,
-        and one that is far from the question in both meaning and words rarely answers."""
-        if not n:
-            return candidates
+        scores, in their order. The reader's cost grows with the sentences it reads, and one
+        that is far from the question in both meaning and words rarely answers."""
         kept: set[str] = set()
         for c in sorted(candidates, key=lambda c: -c.similarity):
             if len(kept) >= n:

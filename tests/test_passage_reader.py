@@ -61,27 +61,6 @@ def _hit(text: str, section: str, rank: int) -> Hit:
     return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
 
 
-def test_the_answerer_adds_the_span_score_only_where_it_is_weighted():
-    question = "Which antibiotic was he given?"
-    hits = [_hit(CASE, "Case presentation", 1)]
-    query = Query(question, question, None, expected_type(question), ())
-
-    def candidates(weight: float):
-        settings = Settings(passage_weight=weight, reader_similarity_weight=0.0).answering
-        answerer = Answerer(
-            None, settings, reader=reader_for(), passage_reader=passage_reader_for()
-        )
-        found = answerer.candidates(hits)
-        answerer.judge(query, found)
-        return found
-
-    off, on = candidates(0.0), candidates(2.0)
-    assert all(c.span is None for c in off)
-    assert all(c.span is not None for c in on)
-    for a, b in zip(off, on, strict=True):
-        assert b.score == pytest.approx(a.score + 2.0 * b.span, abs=1e-4)
-
-
 UNRELATED = (
     "The hospital car park was resurfaced over the summer. Visitors were asked to use the "
     "north entrance while the work went on. The cafeteria extended its opening hours."
@@ -93,11 +72,25 @@ def _judged(hits: list[Hit], question: str, **settings) -> list:
 
     query = Query(question, question, None, expected_type(question), ())
     answering = Settings(**settings).answering
-    embedder = embedder_for(Settings().index)
+    embedder = embedder_for(Settings().index)  # loaded once per process
     answerer = Answerer(
         embedder, answering, reader=reader_for(), passage_reader=passage_reader_for()
     )
     return answerer.judge(query, answerer.candidates(hits))
+
+
+def test_the_answerer_adds_the_span_score_only_where_it_is_weighted():
+    hits = [_hit(CASE, "Case presentation", 1)]
+
+    def candidates(weight: float):
+        settings = {"passage_weight": weight, "reader_similarity_weight": 0.0}
+        return _judged(hits, "Which antibiotic was he given?", **settings)
+
+    off, on = candidates(0.0), candidates(2.0)
+    assert all(c.span is None for c in off)
+    assert all(c.span is not None for c in on)
+    for a, b in zip(off, on, strict=True):
+        assert b.score == pytest.approx(a.score + 2.0 * b.span, abs=1e-4)
 
 
 def test_the_sentence_reader_reads_the_shortlist_best_by_similarity():
