@@ -28,7 +28,7 @@ from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
 from rag.reader.model import Reader, log_odds
-from rag.reader.passage import NO_SPAN, PassageReader
+from rag.reader.passage import PassageReader
 from rag.store import Store
 from rag.terms import STOPWORDS
 
@@ -177,8 +177,11 @@ class Answerer:
         return out
 
     def judge(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
-        """Score the candidates: the similarity score, and with the reader its probability
-        for the ``reader_shortlist`` best by similarity (the others are dropped)."""
+        """Score the candidates: the similarity score, and with the reader the passage
+        reader's span score and the sentence reader's probability, the latter for the
+        ``reader_shortlist`` distinct sentences best by the first two (the others are
+        dropped). The passage reader reads first because its score is the better guide to
+        which sentences are worth the sentence reader's time."""
         weight = self.similarity_weight if self.reader else 0.0
         shortlist = self.settings.reader_shortlist if self.reader else 0
         over = shortlist and len({c.sentence for c in candidates}) > shortlist
@@ -186,24 +189,29 @@ class Answerer:
             self.similarity_scores(query, candidates)
         if not self.reader:
             return candidates
-        if over:
-            candidates = self.shortlisted(candidates, shortlist)
-        self.reader_scores(query, candidates)
-        self.rank_by_reader(candidates, weight)
-        self.favour_top_report(candidates)
         if self.passage_weight:
-            self.span_scores(query, candidates, self.settings.passage_margin)
-            for c in candidates:
-                c.score += self.passage_weight * c.span
+            self.span_scores(query, candidates)
+        if over:
+            candidates = self.shortlisted(candidates, shortlist, self.passage_weight)
+        self.reader_scores(query, candidates)
+        self.rank_by_reader(candidates, weight, self.passage_weight)
+        self.favour_top_report(candidates)
         return candidates
 
     @staticmethod
-    def shortlisted(candidates: list[Candidate], n: int) -> list[Candidate]:
+    def shortlisted(
+        candidates: list[Candidate], n: int, passage_weight: float = 0.0
+    ) -> list[Candidate]:
         """The candidates holding the ``n`` distinct sentences with the best similarity
-        scores, in their order. The reader's cost grows with the sentences it reads, and one
-        that is far from the question in both meaning and words rarely answers."""
+        plus weighted span scores, in their order. The sentence reader's cost grows with
+        the sentences it reads, and one that neither reader of the passage nor the
+        question's meaning and words point to rarely answers."""
+
+        def before(c: Candidate) -> float:
+            return c.similarity + (passage_weight * c.span if c.span is not None else 0.0)
+
         kept: set[str] = set()
-        for c in sorted(candidates, key=lambda c: -c.similarity):
+        for c in sorted(candidates, key=lambda c: -before(c)):
             if len(kept) >= n:
                 break
             kept.add(c.sentence)
@@ -228,19 +236,12 @@ class Answerer:
         for c, p in zip(candidates, probabilities, strict=True):
             c.probability = float(p)
 
-    def span_scores(self, query: Query, candidates: list[Candidate], margin: float = -1.0) -> None:
+    def span_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The passage reader's score of each candidate, each passage read once under its
-        section heading: the passages whose best sentence already scores within
-        ``margin`` of the best (negative: all). The others' sentences get
-        ``NO_SPAN``: far enough behind that the span score could not lift them to the lead."""
-        best = max(c.score for c in candidates)
-        read = {c.hit.chunk.chunk_id for c in candidates if margin < 0 or c.score >= best - margin}
+        section heading."""
         by_passage: dict[int, list[Candidate]] = {}
         for c in candidates:
-            if c.hit.chunk.chunk_id in read:
-                by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
-            else:
-                c.span = NO_SPAN
+            by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
         passages = []
         for group in by_passage.values():
             chunk = group[0].hit.chunk

@@ -153,12 +153,8 @@ class AnsweringSettings(_Group):
     # negative: the one fitted in answering.json (none there: 0, off).
     passage_weight: float = -1.0
     # The sentence reader reads this many distinct candidate sentences, those with the best
-    # similarity scores (0: all), and the passage reader the passages whose best sentence
-    # scores within passage_margin of the best (negative: all). At 20 and 2.0 the seed
-    # answer p50 is 144-169 ms against 201-232 ms, but over the development pool (stop 35)
-    # 475 of 807 answers come first against 482, past the rule written before: off.
+    # similarity plus weighted span scores (0: all); the passage reader reads every passage.
     reader_shortlist: int = 0
-    passage_margin: float = -1.0
     # Log-odds added to the sentences of the report whose passage ranks first: a question
     # about one patient is answered from that patient's report, not from a like case that
     # states a like fact (0: off). Chosen on the development gold sets (docs/FIGURES.md).

@@ -96,25 +96,30 @@ def test_the_answerer_adds_the_span_score_only_where_it_is_weighted():
 def test_the_sentence_reader_reads_the_shortlist_best_by_similarity():
     hits = [_hit(CASE, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
     question = "Which antibiotic was he given?"
-    every = _judged(hits, question, reader_shortlist=0)
-    short = _judged(hits, question, reader_shortlist=3)
+    every = _judged(hits, question, reader_shortlist=0, passage_weight=0.0)
+    short = _judged(hits, question, reader_shortlist=3, passage_weight=0.0)
     assert len(every) == 7 and all(c.probability is not None for c in every)
     by_similarity = sorted(every, key=lambda c: -c.similarity)
     assert [c.sentence for c in short] == [c.sentence for c in every if c in by_similarity[:3]]
-    assert all(c.probability is not None for c in short)
+    assert all(c.probability is not None and c.span is None for c in short)
     assert any("benzylpenicillin" in c.sentence for c in short)
 
 
-def test_the_passage_reader_reads_only_passages_near_the_best():
+def test_the_passage_reader_reads_first_and_its_span_helps_choose_the_shortlist():
     hits = [_hit(CASE, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
     question = "Which antibiotic was he given?"
-    every = _judged(hits, question, reader_shortlist=0, passage_margin=-1.0, passage_weight=0.5)
-    assert all(c.span != NO_SPAN for c in every)
-    best = [max(c.score - 0.5 * c.span for c in every if c.hit.rank == r) for r in (1, 2)]
-    assert best[0] - best[1] > 2.0  # the car park is far behind: the margin leaves it unread
-    near = _judged(hits, question, reader_shortlist=0, passage_margin=2.0, passage_weight=0.5)
-    assert all((c.span == NO_SPAN) == (c.hit.rank == 2) for c in near)
-    lead = max(near, key=lambda c: c.score)
+    every = _judged(hits, question, reader_shortlist=0, passage_weight=0.5)
+    assert all(c.span is not None and c.span != NO_SPAN for c in every)
+    by_similarity = sorted(every, key=lambda c: -c.similarity)[:2]
+    by_both = sorted(every, key=lambda c: -(c.similarity + 0.5 * c.span))[:2]
+    assert by_both != by_similarity  # the example tells the two orders apart
+    short = _judged(hits, question, reader_shortlist=2, passage_weight=0.5)
+    assert [c.sentence for c in short] == [c.sentence for c in every if c in by_both]
+    spans = {c.sentence: c.span for c in every}
+    for c in short:  # every passage was read before the shortlist was drawn
+        assert c.span == pytest.approx(spans[c.sentence], abs=1e-4)
+        assert c.probability is not None
+    lead = max(short, key=lambda c: c.score)
     assert "benzylpenicillin" in lead.sentence
 
 

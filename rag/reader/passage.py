@@ -23,7 +23,7 @@ from rag.reader.model import MODEL_DIR, onnx_session, pair_tokenizer
 
 PASSAGE_FILE = "passage_qint8.onnx"
 MAX_TOKENS = 384  # question + heading + passage; an index passage is at most 200
-NO_SPAN = -20.0  # a sentence cut off by truncation, or not read: far below any span read
+NO_SPAN = -20.0  # a sentence cut off by truncation: far below any span read
 _lock = threading.Lock()
 _readers: dict[str, PassageReader] = {}
 
