@@ -206,12 +206,8 @@ class Answerer:
         plus weighted span scores, in their order. The sentence reader's cost grows with
         the sentences it reads, and one that neither reader of the passage nor the
         question's meaning and words point to rarely answers."""
-
-        def before(c: Candidate) -> float:
-            return c.similarity + (passage_weight * c.span if c.span is not None else 0.0)
-
         kept: set[str] = set()
-        for c in sorted(candidates, key=lambda c: -before(c)):
+        for c in sorted(candidates, key=lambda c: -(c.similarity + passage_weight * (c.span or 0))):
             if len(kept) >= n:
                 break
             kept.add(c.sentence)
@@ -261,8 +257,7 @@ class Answerer:
         weighted span score where the passage reader has read."""
         odds = log_odds([c.probability for c in candidates])
         for c, o in zip(candidates, odds, strict=True):
-            span = passage_weight * c.span if c.span is not None else 0.0
-            c.score = float(o) + weight * c.similarity + span
+            c.score = float(o) + weight * c.similarity + passage_weight * (c.span or 0.0)
 
     def answer(self, query: Query, hits: list[Hit]) -> Answer:
         """The answer from ``hits`` (retrieved to ``depth``); it shows the ``query.k``
