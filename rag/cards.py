@@ -29,7 +29,7 @@ from rag.embedding import Embedder
 from rag.reader.model import MODEL_DIR, Reader, log_odds
 
 FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
-RULES = "8"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "9"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -70,6 +70,7 @@ OTHER_PATIENTS = re.compile(
     r"|\b(?-i:[a-z]{4,})\d+(?:[,–-]\d+)*[.,;]?(?:\s|$)",  # glued references: "joints1-6."
     re.I,
 )
+_FEW = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|few)"
 # The words a report uses when it states each field. Like answer types: a sentence states
 # a kind of fact, not just a topic.
 FIELD_CUES = {
@@ -80,8 +81,13 @@ FIELD_CUES = {
         "diagnosis": r"\bdiagnos(?:is|ed|tic of)\b|\bconsistent with\b|\bconfirm(?:ed|ing)\b",
         "site": SPINAL_LEVEL.pattern
         + r"|\b(?:located|involving|arising|extending)\b|\b(?:left|right) \w+",
+        # Also what came before the illness: "three weeks before", "14 months earlier" and
+        # the pluperfect ("had been taking", "had undergone"), as case reports tell it.
         "history": r"\bhistory\b|\bbackground\b|\bknown\b|\bpreviously\b|\bprior\b"
-        r"|\bmedications?\b|\bsmok(?:er|ing)\b",
+        r"|\bmedications?\b|\bsmok(?:er|ing)\b"
+        rf"|\b{_FEW} (?:days?|weeks?|months?|years?|decades?) (?:before|earlier|previously|ago)\b"
+        r"|\bhad (?:recently |previously |already |once |never )?"
+        r"(?:been|had|\w+(?:ed|en|un|ought|ook|ew|ung)\b)",
         "investigations": r"\b(?:MRI|CT|PET|ECG|EEG|ultrasound|ultrasonography|radiograph\w*"
         r"|x-ray|biopsy|angiograph\w*|echocardiograph\w*|imaging|scan|culture|serology)\b"
         r"|\b(?:showed|revealed|demonstrated)\b",
