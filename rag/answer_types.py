@@ -119,6 +119,16 @@ TYPES = (
         # A number standing as a word: citation marks glued to text ("injury,14,15") are not.
         r"(?:(?<=\s)|^)(?:\d+|" + _NUMBER_WORDS + r"|single|both|dozens?)(?=[\s-])",
     ),
+    _type(
+        "suture",
+        "a suture",
+        r"\b(?:what|which) (?:\w+ ){0,2}(?:sutures?|stitch(?:es)?)\b",
+        # A gauge ("5-0"), a material by its generic or trade name, or the word itself: a
+        # reader that never saw "Prolene" does not know it is one.
+        r"\b\d-0\b|\b(?:prolene|polypropylene|vicryl|polyglactin|pds|polydioxanone|monocryl"
+        r"|poliglecaprone|nylon|ethilon|silk|catgut|chromic|mersilene|ethibond|polyester)\b"
+        r"|\bsutur|\bstitch",
+    ),
 )
 
 

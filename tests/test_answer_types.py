@@ -20,6 +20,8 @@ from rag.answer_types import expected_type, named_analytes, named_drugs, named_p
         ("What Nurick grade did she have?", "grade"),
         ("How strong was his grip on examination?", "strength"),
         ("How many patients were reported?", "count"),
+        ("What type of suture closed the fascia?", "suture"),
+        ("How many sutures were placed?", "count"),
         ("Why was surgery delayed?", None),
         ("Did the lesion recur?", None),
         ("Are serum uric acid levels higher in men?", None),
@@ -41,6 +43,7 @@ def test_questions_get_the_answer_type_they_ask_for(question, kind):
         ("What grade was it?", "She was ASIA C on arrival.", "She was weak on arrival."),
         ("How strong were the deltoids?", "Deltoids were 4/5.", "Deltoids were weak."),
         ("How many patients had tophi?", "Only two patients had tophi.", "Tophi were seen.3,4"),
+        ("Which suture was used?", "The fascia was closed with 2-0 Vicryl.", "It was closed."),
     ],
 )
 def test_a_sentence_states_the_type_or_not(question, states, does_not_state):
@@ -146,6 +149,13 @@ def test_a_question_asking_for_an_age_is_answered_by_a_sentence_stating_one(pipe
     answer = pipeline.ask(question)
     assert not answer.abstained
     assert expected_type(question).stated_in(answer.citations[0].sentence)
+
+
+def test_a_question_asking_which_suture_is_answered_by_the_sentence_naming_it(pipeline):
+    # The README's example: the reader alone led with the dural rent, which names no suture.
+    answer = pipeline.ask("Which suture closed the dural tear?")
+    assert not answer.abstained
+    assert "5-0 Prolene" in answer.citations[0].sentence
 
 
 def test_a_question_asking_for_a_fact_no_passage_states_is_not_answered(pipeline):
