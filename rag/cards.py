@@ -70,7 +70,7 @@ OTHER_PATIENTS = re.compile(
     r"|\b(?-i:[a-z]{4,})\d+(?:[,–-]\d+)*[.,;]?(?:\s|$)",  # glued references: "joints1-6."
     re.I,
 )
-_FEW = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|few)"
+_COUNT = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|few)"
 # The words a report uses when it states each field. Like answer types: a sentence states
 # a kind of fact, not just a topic.
 FIELD_CUES = {
@@ -85,7 +85,7 @@ FIELD_CUES = {
         # the pluperfect ("had been taking", "had undergone"), as case reports tell it.
         "history": r"\bhistory\b|\bbackground\b|\bknown\b|\bpreviously\b|\bprior\b"
         r"|\bmedications?\b|\bsmok(?:er|ing)\b"
-        rf"|\b{_FEW} (?:days?|weeks?|months?|years?|decades?) (?:before|earlier|previously|ago)\b"
+        rf"|\b{_COUNT} (?:days?|weeks?|months?|years?|decades?) (?:before|earlier|previously|ago)\b"
         r"|\bhad (?:recently |previously |already |once |never )?"
         r"(?:been|had|\w+(?:ed|en|un|ought|ook|ew|ung)\b)",
         "investigations": r"\b(?:MRI|CT|PET|ECG|EEG|ultrasound|ultrasonography|radiograph\w*"

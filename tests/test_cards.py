@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rag.cards import FieldReader, extract_cards, patients
+from rag.cards import FIELD_CUES, FieldReader, extract_cards, patients
 from rag.config import Settings
 from rag.documents import CardField, CaseCard, Chunk
 from rag.embedding import embedder_for
@@ -167,6 +167,23 @@ def test_rag_similar_prints_cases_best_first_with_agreeing_fields(card_index, ca
     assert out["summary"] == summary and out["cases"][0]["doc_id"] == "sc"
     assert [c["rank"] for c in out["cases"]] == list(range(1, len(out["cases"]) + 1))
     assert {"field", "quote"} <= set(out["cases"][0]["matched_fields"][0])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "history"),
+    [
+        ("Four days earlier he had sprayed a weedkiller without gloves.", True),
+        ("She had taken a combined oral contraceptive pill for eight years.", True),
+        ("Three weeks before admission a molar was extracted.", True),
+        ("He had a history of gout.", True),
+        ("He was treated with intravenous fluids for three days.", False),
+        ("At three months his creatinine was normal.", False),
+    ],
+)
+def test_the_history_cue_knows_what_came_before_the_illness(sentence, history):
+    # The training cards' history sentences mostly tell an antecedent this way, without
+    # the word "history" (stop 37: 58.5% of them match, against 11.3% before).
+    assert bool(FIELD_CUES["history"].search(sentence)) is history
 
 
 def test_the_field_model_learns_which_sentence_states_a_field_and_when_none_does():
