@@ -130,6 +130,50 @@ def test_a_text_files_running_footer_is_dropped_and_the_table_beside_it_kept():
     assert "Left leg" in kept
 
 
+def test_sentences_ending_in_a_glued_citation_next_to_a_running_header_are_kept():
+    """Text extracted from a PDF glues superscript citations to the full stop ("a useful
+    marker.4"); such sentences around a page's running header were once taken for the
+    header's chrome and lost (a whole Discussion paragraph of a journal's text file)."""
+    header = "Haematology Case Journal 2025; 11(3): 144-151 | https://doi.org/10.5512/hcj.2025.0317"
+    raw = (
+        "Case presentation\n\n"
+        "A 56-year-old farmer presented with four months of fatigue and a"
+        " second pneumonia within three months. He had\n"
+        "pancytopenia with profound monocytopenia, splenomegaly and a dry tap"
+        " on marrow aspiration, and the trephine\n"
+        "biopsy showed a diffuse interstitial infiltrate with widely spaced"
+        " nuclei and grade 2 reticulin fibrosis.\n\n"
+        f"{header}  146\n"
+        "Solberg et al.   Hairy cell leukaemia in a farmer\n\n"
+        "He was treated with a single course of subcutaneous cladribine, and"
+        " his blood counts recovered over three\n"
+        "months. A second trephine showed scattered residual hairy cells and"
+        " normal trilineage haematopoiesis.\n\n"
+        "Discussion\n\n"
+        "A dry tap is common in this disease because the cells are embedded in"
+        " dense reticulin. The mutation is present\n"
+        "in almost all cases of the classic form and absent from its variant,"
+        " which makes it a useful diagnostic marker.4\n\n"
+        f"{header}  149\n"
+        "Solberg et al.   Hairy cell leukaemia in a farmer\n\n"
+        "Infection is the leading cause of death in untreated disease, and"
+        " guidelines advise treating active infection\n"
+        "before a purine analogue is started, since cladribine deepens"
+        " neutropenia for two to three weeks.5 A single\n"
+        "course produces complete remission in 75% to 90% of patients, and the"
+        " median time to relapse exceeds a\n"
+        "decade.6 For relapsed disease, oral inhibitors of the mutated kinase"
+        " are a further option.8\n\n"
+        f"{header}  151\n"
+    )
+    text = " ".join(s.text for s in clean_sections([Section(None, raw)]))
+    assert "which makes it a useful diagnostic marker.4" in text
+    assert "Infection is the leading cause of death" in text
+    assert "complete remission in 75% to 90% of patients" in text
+    assert "oral inhibitors of the mutated kinase are a further option" in text
+    assert "Haematology Case Journal" not in text and "Solberg et al." not in text
+
+
 def test_a_paragraph_cut_off_or_ending_in_a_citation_is_kept():
     """Abstracts often end in a truncation mark or a citation, not a full stop."""
     paragraph = (

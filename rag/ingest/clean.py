@@ -37,9 +37,12 @@ _DROP_CAP = re.compile(r"^([B-HJ-Z]) (?=[a-z]{2})")  # "T umoral" -> "Tumoral"
 _CAPTION = re.compile(r"(fig\.?|figure|table)\s*\d", re.I)
 _RUNNING_MARK = re.compile(r"\b(?:19|20)\d{2}\b|\bpage\b", re.I)  # a year, or "page"
 _FULL_STOP = re.compile(r"[.!?…][\"”’)\]]*$")
-_SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*$")
+# A citation number glued after the full stop ("a useful diagnostic marker.4", "joints.1-6"),
+# as text extracted from a journal PDF prints superscripts, still ends a sentence.
+_GLUED_CITATION = r"(?:(?<=[a-z%)\]][.!?])\d{1,3}(?:[,–-]\d{1,3})*)?"
+_SENTENCE_END = re.compile(r"[.!?…:;][\"”’)\]]*" + _GLUED_CITATION + "$")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-_INNER_SENTENCE_END = re.compile(r"[a-z%)\]][.!?][\"”’)\]]*\s+[A-Z]")
+_INNER_SENTENCE_END = re.compile(r"[a-z%)\]][.!?][\"”’)\]]*" + _GLUED_CITATION + r"\s+[A-Z]")
 _NAV_SEPARATOR = re.compile(r"\s[>|»›/•·]\s")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Academic degrees after author names; not MS or DO, which prose uses (multiple sclerosis).
