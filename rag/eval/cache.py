@@ -26,6 +26,7 @@ from rag.embedding import Embedder, embedder_for
 from rag.errors import RagError
 from rag.eval.beir import CONVERSION_VERSION, BeirDataset
 from rag.indexing import sync
+from rag.ingest import READING_RULES
 from rag.staging import Progress, embed_staged, index_spec, stage
 from rag.store import CATALOG, Writer
 
@@ -121,8 +122,11 @@ def corpus_index(
     for folder in folders:
         if not folder.is_dir():
             raise RagError(f"{folder}: no such folder")
-    # The folders name the cache, beside the spec: they are synced, not hashed.
-    key = index_spec(settings.index).key(corpus=[str(f.resolve()) for f in folders])
+    # The folders name the cache, beside the spec and the reading rules: they are synced,
+    # not hashed, and a file's text changes with the rules that read it.
+    key = index_spec(settings.index).key(
+        corpus=[str(f.resolve()) for f in folders], reading=READING_RULES
+    )
     folder = Path(cache_root or DEFAULT_CACHE) / f"corpus-{key}"
     indexed = replace(settings, index_dir=folder, corpus_dir=folders[0])
     report = sync(folders, indexed, embedder=embedder, progress=progress)
