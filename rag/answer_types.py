@@ -18,6 +18,14 @@ from dataclasses import dataclass
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _NUMBER = r"(?:\d+(?:\.\d+)?|" + _NUMBER_WORDS + ")"
 _UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
+# What a duration is of: after "how long was the", these make it a time, not a size.
+_TIME_NOUNS = (
+    r"patient|child|infant|baby|woman|man|girl|boy|he|she|stay|course|admission|treatment"
+    r"|therapy|follow(?:ed|-up)?|delay|interval|period|history|wait|illness|symptoms?"
+    r"|surgery|operation|procedure|time|duration|gap|latency|hospitali[sz]ation|remission"
+    r"|survival|recovery|infusion|regimen|episodes?|seizures?|labou?r|pregnancy|use|exposure"
+    r"|anaesthesia|anesthesia|ventilation|intubation|fever|pain|session"
+)
 DRUG_BEFORE, DRUG_AFTER = 50, 80  # characters around a named drug where its fact may stand
 
 
@@ -48,8 +56,8 @@ def _type(
     return AnswerType(name, re.compile(question, re.I), re.compile(answer, answer_flags), phrase)
 
 
-# First match wins: lab values before spinal levels ("serum calcium levels"), durations
-# before counts ("how many weeks").
+# First match wins: lab values before spinal levels ("serum calcium levels"), sizes before
+# durations ("how long was the spleen"), durations before counts ("how many weeks").
 TYPES = (
     _type(
         "age",
@@ -67,7 +75,9 @@ TYPES = (
     _type(
         "amount",
         "an amount",
-        r"\bhow much\b|\bwhat (?:was|is|were) the (?:\w+ )?(?:volume|amount)\b|\bblood loss\b",
+        # Not "how much of the canal": a share, asked as a rate.
+        r"\bhow much\b(?! of (?:the|her|his|its|their)\b)"
+        r"|\bwhat (?:was|is|were) the (?:\w+ )?(?:volume|amount)\b|\bblood loss\b",
         r"\d+(?:\.\d+)?\s?(?:ml|l|cc|dl|mg|g|kg|units?)\b",
     ),
     _type(
@@ -80,8 +90,18 @@ TYPES = (
         "rate",
         "a rate or percentage",
         r"\bwhat (?:percentage|proportion|fraction)\b|\bhow often\b|\b(?:incidence|prevalence) of\b"
-        r"|\bwhat (?:is|was|are|were) the \w+ rates?\b",
+        r"|\bwhat (?:is|was|are|were) the \w+ rates?\b|\bhow much of (?:the|her|his|its|their)\b",
         r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b",
+    ),
+    _type(
+        "size",
+        "a size",
+        # "How long was the spleen?" asks a length; "How long was the stay?", a duration.
+        r"\bhow (?:large|big|wide|thick|deep|tall)\b"
+        r"|\bwhat (?:was |is |were )?(?:the |its )?(?:size|diameter|length|width)\b"
+        r"|(?<!for )\bhow long (?:was|were|is|are) (?:the|her|his|its|their) "
+        r"(?!(?:\w+ ){0,2}(?:" + _TIME_NOUNS + r")\b)",
+        r"\d+(?:\.\d+)?\s?(?:mm|cm|m|fr|french|disc diameters?)\b",
     ),
     _type(
         "duration",
@@ -109,7 +129,8 @@ TYPES = (
     _type(
         "strength",
         "a strength grade",
-        r"\bhow (?:strong|weak)\b|\bwhat (?:\w+ )?(?:strength|power)\b",
+        # Muscle power, not a device's ("What power setting was used?").
+        r"\bhow (?:strong|weak)\b|\bwhat (?:\w+ )?(?:strength|power)\b(?! setting| output)",
         r"\b[0-5](?:\+|-)?/5\b",
     ),
     _type(
