@@ -17,7 +17,9 @@ and the threshold). The reader reads the question with its patient named plainly
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -192,7 +194,8 @@ class Answerer:
         if self.passage_weight:
             self.span_scores(query, candidates)
         if over:
-            candidates = self.shortlisted(candidates, shortlist, self.passage_weight)
+            leads = partial(self.may_lead, query)
+            candidates = self.shortlisted(candidates, shortlist, self.passage_weight, leads)
         self.reader_scores(query, candidates)
         self.rank_by_reader(candidates, weight, self.passage_weight)
         self.favour_top_report(candidates)
@@ -200,14 +203,24 @@ class Answerer:
 
     @staticmethod
     def shortlisted(
-        candidates: list[Candidate], n: int, passage_weight: float = 0.0
+        candidates: list[Candidate],
+        n: int,
+        passage_weight: float = 0.0,
+        leads: Callable[[str], bool] | None = None,
     ) -> list[Candidate]:
         """The candidates holding the ``n`` distinct sentences with the best similarity
-        plus weighted span scores, in their order. The sentence reader's cost grows with
-        the sentences it reads, and one that neither reader of the passage nor the
-        question's meaning and words point to rarely answers."""
+        plus weighted span scores, in their order; those that may lead (``leads``: they
+        state the kind of fact asked for) first, so that "no passage states one" stays
+        true. The sentence reader's cost grows with the sentences it reads, and one that
+        neither reader of the passage nor the question's meaning and words point to
+        rarely answers."""
+
+        def order(c: Candidate) -> tuple[bool, float]:
+            lead = leads(c.sentence) if leads else True
+            return (not lead, -(c.similarity + passage_weight * (c.span or 0)))
+
         kept: set[str] = set()
-        for c in sorted(candidates, key=lambda c: -(c.similarity + passage_weight * (c.span or 0))):
+        for c in sorted(candidates, key=order):
             if len(kept) >= n:
                 break
             kept.add(c.sentence)
@@ -274,10 +287,12 @@ class Answerer:
         """The candidates that may lead, best first: for a question asking for a kind of
         fact ("How old ...?"), only the sentences that state one."""
         order = [int(i) for i in np.argsort([-c.score for c in candidates], kind="stable")]
+        return [i for i in order if self.may_lead(query, candidates[i].sentence)]
+
+    def may_lead(self, query: Query, sentence: str) -> bool:
+        """Whether the sentence states the kind of fact the question asks for, if any."""
         wanted = query.wanted if self.settings.answer_types else None
-        if wanted:
-            order = [i for i in order if wanted.stated_in(candidates[i].sentence, query.drugs)]
-        return order
+        return not wanted or wanted.stated_in(sentence, query.drugs)
 
     def closest(self, hits: list[Hit]) -> set[int]:
         """The chunk ids of the passages on which the answerer judges whether to answer."""

@@ -105,6 +105,25 @@ def test_the_sentence_reader_reads_the_shortlist_best_by_similarity():
     assert any("benzylpenicillin" in c.sentence for c in short)
 
 
+def test_a_question_asking_for_a_kind_of_fact_shortlists_the_sentences_stating_one():
+    echo = (
+        "The vegetation on the mitral valve was large and mobile, and the vegetation "
+        "prolapsed into the left ventricle in systole. Transoesophageal imaging later "
+        "measured it at 14 mm. The aortic valve was normal."
+    )
+    hits = [_hit(echo, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
+    question = "How big was the vegetation?"
+    every = _judged(hits, question, reader_shortlist=0, passage_weight=0.0)
+    best = max(every, key=lambda c: c.similarity)
+    assert "14 mm" not in best.sentence  # the example: the size is not the closest sentence
+    short = _judged(hits, question, reader_shortlist=1, passage_weight=0.0)
+    assert [c.sentence for c in short] == [c.sentence for c in every if "14 mm" in c.sentence]
+    asked = "What was the vegetation like?"  # no kind of fact: the closest sentence alone
+    closest = max(_judged(hits, asked, reader_shortlist=0), key=lambda c: c.similarity)
+    untyped = _judged(hits, asked, reader_shortlist=1, passage_weight=0.0)
+    assert [c.sentence for c in untyped] == [closest.sentence]
+
+
 def test_the_passage_reader_reads_first_and_its_span_helps_choose_the_shortlist():
     hits = [_hit(CASE, "Case presentation", 1), _hit(UNRELATED, "Notes", 2)]
     question = "Which antibiotic was he given?"
