@@ -82,11 +82,12 @@ def sync(
     rebuild: bool = False,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    wait: float = 0.0,
 ) -> SyncReport:
     """Bring the index at ``settings.index_dir`` in line with the files under ``paths``.
 
     ``progress(stage, done, total)`` is called with the stages "scanning", "reading",
-    "embedding" and "committing".
+    "embedding" and "committing". ``wait``: seconds to wait for another writer (``Writer``).
     """
     started = time.perf_counter()
     report = SyncReport()
@@ -98,7 +99,7 @@ def sync(
         catalog.update(read_catalog(folder))
     embedder = embedder or embedder_for(settings.index)  # the model itself loads only if needed
     spec = index_spec(settings.index, embedder.backend)
-    with Writer(settings.index_dir, spec, rebuild=rebuild) as writer:
+    with Writer(settings.index_dir, spec, rebuild=rebuild, wait=wait) as writer:
         stored = writer.stored_documents()
         chosen = _hash_files(files, stored, report, tell)
         kept, pending, common = _plan(paths, stored, chosen, catalog, report, tell)

@@ -299,6 +299,19 @@ def test_a_second_writer_gets_a_clear_error(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_a_writer_asked_to_wait_gets_the_lock_when_the_other_finishes(tmp_path):
+    settings = load_settings(index_dir=tmp_path / "index")
+    spec = index_spec(settings.index)
+    first = Writer(settings.index_dir, spec)
+    threading.Timer(0.5, first.close).start()
+    started = time.monotonic()
+    with Writer(settings.index_dir, spec, wait=30) as second:
+        assert second.generation == 0
+    assert time.monotonic() - started >= 0.4  # it waited for the first to let go
+    with Writer(settings.index_dir, spec):  # and let go itself
+        pass
+
+
 def test_a_killed_writers_lock_does_not_block_the_next(tmp_path):
     settings = load_settings(corpus_dir=tmp_path, index_dir=tmp_path / "index")
     holder = subprocess.Popen(

@@ -33,6 +33,7 @@ from rag.store import CATALOG, Writer
 DEFAULT_CACHE = PROJECT_ROOT / "eval" / "cache"
 READY = "dataset.json"  # written after the index commits: its presence means "complete"
 EMBED_BATCH_DOCS = 256  # documents embedded per call: progress granularity, bounded memory
+CACHE_LOCK_WAIT = 900.0  # seconds a corpus cache's sync waits for another evaluation's
 
 
 def index_key(corpus_path: Path, settings: Settings) -> str:
@@ -129,7 +130,9 @@ def corpus_index(
     )
     folder = Path(cache_root or DEFAULT_CACHE) / f"corpus-{key}"
     indexed = replace(settings, index_dir=folder, corpus_dir=folders[0])
-    report = sync(folders, indexed, embedder=embedder, progress=progress)
+    # Two evaluations of one corpus at once: the second waits for the first's sync and then
+    # finds the cache current, instead of failing on the writer lock.
+    report = sync(folders, indexed, embedder=embedder, progress=progress, wait=CACHE_LOCK_WAIT)
     if report.failed and not report.documents:
         raise RagError(f"{folders[0]}: nothing could be indexed ({report.failed[0][1]})")
     return indexed

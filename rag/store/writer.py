@@ -34,6 +34,8 @@ from rag.store.catalog import (
 from rag.store.spec import IndexSpec
 from rag.vector_index import VectorIndex, prepare
 
+LOCK_POLL = 0.2  # seconds between tries while a writer waits for another to finish
+
 
 @dataclass
 class StagedDoc:
@@ -68,20 +70,31 @@ class StoredDoc:
 class Writer:
     """The single writer: stage document removals and additions, then ``commit`` once."""
 
-    def __init__(self, index_dir: Path, manifest: IndexSpec, rebuild: bool = False):
+    def __init__(
+        self, index_dir: Path, manifest: IndexSpec, rebuild: bool = False, wait: float = 0.0
+    ):
+        """``wait``: seconds to wait for another writer to finish (0: refuse at once, as
+        ``rag index`` does; an evaluation cache waits, since the other writer is syncing
+        the same folders and leaves nothing to do)."""
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
         self._lock_file = open(self.dir / LOCK, "a+")  # noqa: SIM115 (held until close)
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "another process"
-            self._lock_file.close()
-            raise RagError(
-                f"The index in {self.dir} is being written by {holder}; wait for it to finish."
-            ) from exc
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(LOCK_POLL)
+                    continue
+                self._lock_file.seek(0)
+                holder = self._lock_file.read().strip() or "another process"
+                self._lock_file.close()
+                raise RagError(
+                    f"The index in {self.dir} is being written by {holder}; wait for it to finish."
+                ) from exc
         self._lock_file.seek(0)
         self._lock_file.truncate()
         self._lock_file.write(f"pid {os.getpid()}")
