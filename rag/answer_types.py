@@ -156,15 +156,22 @@ TYPES = (
 _WH = re.compile(r"\b(?:what|which|how|when|where|who|whom|whose)\b", re.I)
 
 
+# "What thallium level ...": an element's level is a laboratory value, not a spinal level.
+_ELEMENT_LEVEL = re.compile(r"\b[a-z]+ium (?:levels?|concentrations?)\b", re.I)
+
+
 def expected_type(question: str) -> AnswerType | None:
     """The kind of fact the question asks for, when it is one of ``TYPES``.
 
     A question with no wh-word ("Are serum lipid levels lower after surgery?") asks yes or
-    no, whatever nouns it holds, so it expects no type.
+    no, whatever nouns it holds, so it expects no type. One that names a laboratory analyte
+    or an element ("At what ALT level ...?") does not ask for a spinal level.
     """
     if not _WH.search(question):
         return None
-    return next((t for t in TYPES if t.question.search(question)), None)
+    lab = bool(named_analytes(question) or _ELEMENT_LEVEL.search(question))
+    kinds = (t for t in TYPES if not (lab and t.name == "spinal level"))
+    return next((t for t in kinds if t.question.search(question)), None)
 
 
 # USAN/INN stems of drug names (a well-known subset): a question about a drug that no

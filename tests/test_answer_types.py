@@ -26,6 +26,8 @@ from rag.answer_types import expected_type, named_analytes, named_drugs, named_p
         ("What power setting was used for the coagulation?", None),
         ("What power did her deltoids have?", "strength"),
         ("Which lumbar levels were decompressed?", "spinal level"),
+        ("What lithium level was found on admission?", None),
+        ("At what ALT level should the drug be stopped?", None),
         ("What Nurick grade did she have?", "grade"),
         ("How strong was his grip on examination?", "strength"),
         ("How many patients were reported?", "count"),
