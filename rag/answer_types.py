@@ -20,7 +20,7 @@ _NUMBER = r"(?:\d+(?:\.\d+)?|" + _NUMBER_WORDS + ")"
 _UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
 # What a duration is of: after "how long was the", these make it a time, not a size.
 _TIME_NOUNS = (
-    r"patient|child|infant|baby|woman|man|girl|boy|he|she|stay|course|admission|treatment"
+    r"patient|child|infant|baby|woman|man|girl|boy|stay|course|admission|treatment"
     r"|therapy|follow(?:ed|-up)?|delay|interval|period|history|wait|illness|symptoms?"
     r"|surgery|operation|procedure|time|duration|gap|latency|hospitali[sz]ation|remission"
     r"|survival|recovery|infusion|regimen|episodes?|seizures?|labou?r|pregnancy|use|exposure"

@@ -33,7 +33,7 @@ from rag.store import CATALOG, Writer
 DEFAULT_CACHE = PROJECT_ROOT / "eval" / "cache"
 READY = "dataset.json"  # written after the index commits: its presence means "complete"
 EMBED_BATCH_DOCS = 256  # documents embedded per call: progress granularity, bounded memory
-CACHE_LOCK_WAIT = 900.0  # seconds a corpus cache's sync waits for another evaluation's
+CACHE_LOCK_WAIT = 900.0  # seconds a corpus cache's sync waits for another evaluation's sync
 
 
 def index_key(corpus_path: Path, settings: Settings) -> str:
