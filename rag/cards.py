@@ -29,7 +29,7 @@ from rag.embedding import Embedder
 from rag.reader.model import MODEL_DIR, Reader, log_odds
 
 FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
-RULES = "9"  # bumped when the extraction rules change: indexed cards are then read again
+RULES = "11"  # bumped when the extraction rules change: indexed cards are then read again
 # The question the reader answers for each field, about the report's own patient.
 QUESTIONS = {
     "complaint": "What symptoms did the patient present with?",
@@ -164,6 +164,10 @@ NOT_THE_CASE = re.compile(
     r"abstract|summary|discussion|introduction|background|literature|conclusion|reference|learning",
     re.I,
 )
+# The authors presenting their case ("We report ...", "In the present case, we describe ...").
+PRESENTS = re.compile(r"\bwe (?:report|present|describe)\b", re.I)
+# What such a sentence states of its case: the condition, and where it lies.
+PRESENTED_FIELDS = ("diagnosis", "site")
 # The authors' voice framing the report ("We present a woman who ..."), not its account.
 FRAMING = re.compile(r"^\W*(?:we|this|here|in this|our aim)\b", re.I)
 # Not the account either: a figure or table caption ("(A) Axial CT ...", "Figure 2."), and
@@ -219,6 +223,12 @@ def about_this_patient(section: str | None, sentence: str) -> bool:
     )
 
 
+def fragment(sentences: list[tuple[str | None, str]]) -> bool:
+    """Whether the report holds no account of its patient, only its framing (a web capture
+    of an abstract and an introduction): fewer than ``FEW`` sentences about the patient."""
+    return sum(about_this_patient(sec, s) for sec, s in sentences) < FEW
+
+
 def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | None, str]]]:
     """The case's (section, sentence) pairs split per patient where the report marks them
     ("Case 1", "Case 2"), by section headings or by lines of their own."""
@@ -229,7 +239,7 @@ def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | N
             for name in marked
         ]
     case = [(sec, s) for sec, s in sentences if about_this_patient(sec, s)]
-    if len(case) < FEW:  # only an abstract or a fragment: its own framing is all there is
+    if fragment(sentences):  # an abstract's account, or only framing: that is all there is
         case = [
             (sec, s)
             for sec, s in sentences
@@ -387,7 +397,10 @@ def extract_cards(
 ) -> list[CaseCard]:
     """The cards of one report: none when it presents no patient (no stated age, no
     "the patient")."""
-    groups = patients(document_sentences(chunks))
+    read = document_sentences(chunks)
+    if fragment(read) and not any(AGE.search(s) for _, s in read):
+        return presented_case(doc_id, title, read, reader)
+    groups = patients(read)
     cards: list[CaseCard] = []
     for n, group in enumerate(groups, start=1):
         sections = [sec for sec, _ in group]
@@ -400,6 +413,27 @@ def extract_cards(
         several = len(groups) == 1 and len(ages) > 1
         cards.append(CaseCard(doc_id, title, n if len(groups) > 1 else 1, several, fields))
     return cards
+
+
+def presented_case(
+    doc_id: str, title: str, sentences: list[tuple[str | None, str]], reader: FieldReader
+) -> list[CaseCard]:
+    """The card of a fragment that tells nothing of its patient but the authors' framing:
+    read from the sentence that presents the case ("We report ... tumoral calcinosis of the
+    cervical spine in a patient with CREST syndrome") for what such a sentence states, the
+    condition and, where the field model finds one, the site. The rest stays blank; read
+    from the fragment's other sentences (general background), they were guesses."""
+    presenting = next((s for sec, s in sentences if PRESENTS.search(s)), None)
+    if presenting is None or OTHER_PATIENTS.search(presenting):
+        return []
+    read = reader.read_fields([presenting], ordered=False, title=title)
+    fields = {
+        "age": None,
+        "sex": None,
+        **{name: read[name] if name in PRESENTED_FIELDS else None for name in read},
+    }
+    fields["diagnosis"] = read["diagnosis"] or CardField(None, presenting)
+    return [CaseCard(doc_id, title, 1, False, fields)]
 
 
 def stage_cards(

@@ -100,6 +100,27 @@ def test_a_text_without_a_patient_gets_no_card():
     assert patients([(None, text)]) == [[(None, text)]]
 
 
+# A web capture of a paywalled report: its abstract and introduction, but no account.
+FRAGMENT = (
+    "Pyogenic sacroiliitis is an uncommon infection of the sacroiliac joint. It is usually "
+    "caused by Staphylococcus aureus and may mimic disc disease. Magnetic resonance imaging "
+    "is the most sensitive test in early disease. We report the clinical presentation, "
+    "imaging and treatment of pyogenic sacroiliitis of the left sacroiliac joint in a "
+    "patient with psoriasis. Our patient is unique in that the infection spread into the "
+    "iliacus muscle within a week. In addition, a second abscess lay in the gluteus medius."
+)
+
+
+def test_a_fragment_without_an_account_gets_only_what_its_presenting_sentence_states():
+    """The background of an introduction is not the patient: a fragment's card holds the
+    condition its authors present, and leaves blank what it never tells (the complaint,
+    the course, the outcome) rather than guess them from the other sentences."""
+    chunk = Chunk("frag", 0, FRAGMENT, "Abstract", None, None, 0, len(FRAGMENT), 0, chunk_id=1)
+    (card,) = extract_cards("frag", "Sacroiliitis", [chunk], _reader())
+    assert card.fields["diagnosis"].quote.startswith("We report the clinical presentation")
+    assert set(name for name, f in card.fields.items() if f) <= {"diagnosis", "site"}
+
+
 def _card(doc_id: str, age: int, sex: str, site: str) -> CaseCard:
     fields = {
         "age": CardField(age, f"A {age}-year-old {sex}."),
