@@ -28,7 +28,6 @@ from rag.chunking import quotable, quotable_sentences, split_sentences
 from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
-from rag.literature import ASKS_ABOUT_OTHERS, OTHER_PATIENTS
 from rag.query import Query
 from rag.reader.model import Reader, log_odds
 from rag.reader.passage import PassageReader
@@ -200,7 +199,6 @@ class Answerer:
         self.reader_scores(query, candidates)
         self.rank_by_reader(candidates, weight, self.passage_weight)
         self.favour_top_report(candidates)
-        self.demote_other_patients(query, candidates)
         return candidates
 
     @staticmethod
@@ -239,17 +237,6 @@ class Answerer:
         for c in candidates:
             if c.hit.chunk.doc_id == top:
                 c.score += bonus
-
-    def demote_other_patients(self, query: Query, candidates: list[Candidate]) -> None:
-        """Lower the sentences that speak of other patients by ``literature_penalty`` in
-        log-odds, unless the question asks about them: "What surgery was done?" asks what
-        was done for this patient, which the literature review beside it also reads as."""
-        penalty = self.settings.literature_penalty
-        if not penalty or ASKS_ABOUT_OTHERS.search(query.text):
-            return
-        for c in candidates:
-            if OTHER_PATIENTS.search(c.sentence):
-                c.score -= penalty
 
     def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
         probabilities = self.reader.score(

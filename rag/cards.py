@@ -26,7 +26,6 @@ from rag.card_store import stored_chunks, unread_documents
 from rag.chunking import split_sentences
 from rag.documents import CardField, CaseCard, Chunk, Document
 from rag.embedding import Embedder
-from rag.literature import OTHER_PATIENTS
 from rag.reader.model import MODEL_DIR, Reader, log_odds
 
 FIELDS_FILE = "fields.json"  # the fitted field model, beside the reader it was fitted with
@@ -64,6 +63,13 @@ A_PATIENT = re.compile(
 )
 FEW = 3  # fewer case sentences than this: the report is an abstract or a fragment
 PATIENT_MARK = re.compile(r"^\s*(?:case|patient)\s*(\d)\b", re.I)
+# What a sentence about other patients or the literature looks like.
+OTHER_PATIENTS = re.compile(
+    r"\bet al\b|\breported\b|\bliterature\b|\bstud(?:y|ies)\b|\bcases\b"
+    r"|\bseries\b|\breview\b|[a-z)][.,]\d+(?:[,–-]\d+)*(?:\s|$)"
+    r"|\b(?-i:[a-z]{4,})\d+(?:[,–-]\d+)*[.,;]?(?:\s|$)",  # glued references: "joints1-6."
+    re.I,
+)
 _COUNT = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|few)"
 # The words a report uses when it states each field. Like answer types: a sentence states
 # a kind of fact, not just a topic.

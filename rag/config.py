@@ -162,9 +162,6 @@ class AnsweringSettings(_Group):
     # about one patient is answered from that patient's report, not from a like case that
     # states a like fact (0: off). Chosen on the development gold sets (docs/FIGURES.md).
     top_report_bonus: float = 1.0
-    # Log-odds taken from sentences that speak of other patients (the literature, earlier
-    # cases) unless the question asks about them (0: off).
-    literature_penalty: float = 0.0
     reader_keep: float = 0.5  # further sentences need at least this probability
     abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
