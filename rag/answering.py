@@ -33,6 +33,7 @@ from rag.reader.model import Reader, log_odds
 from rag.reader.passage import PassageReader
 from rag.store import Store
 from rag.terms import STOPWORDS
+from rag.time_frame import frame
 
 ABSTAIN_TEXT = "The indexed case reports do not answer this question."
 LEXICAL_WEIGHT = 0.3  # weight of question-word coverage next to cosine similarity
@@ -199,6 +200,7 @@ class Answerer:
         self.reader_scores(query, candidates)
         self.rank_by_reader(candidates, weight, self.passage_weight)
         self.favour_top_report(candidates)
+        self.demote_other_time_frame(query, candidates)
         return candidates
 
     @staticmethod
@@ -237,6 +239,18 @@ class Answerer:
         for c in candidates:
             if c.hit.chunk.doc_id == top:
                 c.score += bonus
+
+    def demote_other_time_frame(self, query: Query, candidates: list[Candidate]) -> None:
+        """Lower by ``time_frame_penalty`` in log-odds the sentences that place their fact in
+        another part of the patient's course than the question does ("When she first
+        presented ...?" against "At 6 months her palsy had improved to grade II")."""
+        penalty = self.settings.time_frame_penalty
+        asked = frame(query.text) if penalty else None
+        if not asked:
+            return
+        for c in candidates:
+            if frame(c.sentence) not in (None, asked):
+                c.score -= penalty
 
     def reader_scores(self, query: Query, candidates: list[Candidate]) -> None:
         probabilities = self.reader.score(

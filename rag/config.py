@@ -162,6 +162,10 @@ class AnsweringSettings(_Group):
     # about one patient is answered from that patient's report, not from a like case that
     # states a like fact (0: off). Chosen on the development gold sets (docs/FIGURES.md).
     top_report_bonus: float = 1.0
+    # Log-odds taken from a sentence placed in the other part of the patient's course than
+    # the question asks about ("at presentation" against "at six months": rag/time_frame.py;
+    # 0: off).
+    time_frame_penalty: float = 0.0
     reader_keep: float = 0.5  # further sentences need at least this probability
     abstain_threshold: float = 0.45  # without the reader: best similarity score to answer
     answer_types: bool = True  # a question asking for an age, dose, level... needs one stated
