@@ -139,6 +139,15 @@ class Answerer:
         return self.reader.answering["similarity_weight"] if weight < 0 else weight
 
     @property
+    def abstain_span_weight(self) -> float:
+        """Weight of the span score in the answer's confidence (0: the sentence reader's
+        probability alone)."""
+        if not self.reader or not self.passage_weight:
+            return 0.0
+        weight = self.settings.abstain_span_weight
+        return self.reader.answering.get("abstain_span_weight", 0.0) if weight < 0 else weight
+
+    @property
     def passage_weight(self) -> float:
         """Weight of the passage reader's span score in the ranking (0: not read)."""
         if not self.reader or not self.passage_reader:
@@ -355,7 +364,16 @@ class Answerer:
         return self._compose(question, hits, [candidates[i] for i in chosen], lead)
 
     def _confidence(self, c: Candidate) -> float:
-        return c.score if c.probability is None else c.probability
+        """How likely the sentence answers: both readers' evidence on the sentence reader's
+        scale, the passage reader's span score added to its log-odds (each reader tells a
+        near miss from an answer in part, and they err on different questions); the
+        similarity score without the reader."""
+        if c.probability is None:
+            return c.score
+        weight = self.abstain_span_weight
+        if not weight or c.span is None:
+            return c.probability
+        return float(1 / (1 + np.exp(-(log_odds(c.probability) + weight * c.span))))
 
     def similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The scoring without the reader: cosine to the question plus word coverage."""

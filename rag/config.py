@@ -146,6 +146,11 @@ class AnsweringSettings(_Group):
     # it is off (docs/FIGURES.md).
     report_depth: int = 0
     reader_threshold: float = 0.0  # abstain below this probability; 0: the calibrated one
+    # Weight of the passage reader's span score added to the sentence reader's log-odds in
+    # the confidence that the threshold is held against and the answer shows (0: the
+    # sentence reader alone; negative: the one fitted with the threshold in answering.json,
+    # none there: 0).
+    abstain_span_weight: float = -1.0
     # Weight of the similarity score beside the reader's log-odds in ranking sentences;
     # negative: the one fitted with the threshold (rag/reader/model/answering.json).
     reader_similarity_weight: float = -1.0

@@ -16,15 +16,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from rag.config import load_settings
 from rag.eval.cache import corpus_index
 from rag.eval.gold import GoldQuestion
 from rag.eval.metrics import score_answer
 from rag.reader.data import validation_reports
-from rag.reader.model import ANSWERING_FILE, MODEL_DIR
+from rag.reader.model import ANSWERING_FILE, MODEL_DIR, log_odds
 
 WEIGHTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0)
 PASSAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the passage reader's span score, where it ships
+ABSTAIN_SPAN_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)  # ... in the answer's confidence
 # A false abstention hides an answer the corpus holds; an answered near miss misleads.
 # Validation is written prose, and the reader rates extracted journal text lower, so the
 # cut keeps half the share of answerable questions abstaining that CaseQA aims at (10%).
@@ -39,6 +42,8 @@ class Outcome:
     answerable: bool
     right: dict[tuple[float, float], bool] = field(default_factory=dict)
     best: float = 0.0  # what the threshold is held against; 0: abstains whatever it is
+    # (probability, span score) of each sentence that may lead in the closest passages
+    evidence: list[tuple[float, float]] = field(default_factory=list)
 
 
 def write_validation_set(
@@ -65,7 +70,9 @@ def write_validation_set(
     return corpus, questions
 
 
-def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
+def outcomes(
+    folder: Path, reports: list[dict] | None = None, shipped_only: bool = False
+) -> list[Outcome]:
     """Ask every validation question once, of its own report; re-rank its sentences at
     every weight.
 
@@ -83,6 +90,8 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
     answerer = pipeline.answerer
     spans = answerer.passage_reader.path.exists()
     grid = [(w, p) for w in WEIGHTS for p in (PASSAGE_WEIGHTS if spans else (0.0,))]
+    if shipped_only:  # only the abstention is fitted: rank as shipped
+        grid = [(answerer.similarity_weight, answerer.passage_weight)]
     out = []
     for q in questions:
         report = q.id.rpartition("-")[0]
@@ -102,7 +111,13 @@ def outcomes(folder: Path, reports: list[dict] | None = None) -> list[Outcome]:
             outcome.right[weights] = bool(score_answer(q, answer)["answer_correct"])
         if not answer.abstained:  # what may lead, and its best, do not move with the weight
             leading = answerer.eligible(query, candidates)
-            outcome.best = answerer.best_confidence(candidates, leading, answerer.closest(hits))
+            closest = answerer.closest(hits)
+            outcome.best = answerer.best_confidence(candidates, leading, closest)
+            outcome.evidence = [
+                (candidates[i].probability, candidates[i].span or 0.0)
+                for i in leading
+                if candidates[i].hit.chunk.chunk_id in closest
+            ]
         out.append(outcome)
     return out
 
@@ -138,12 +153,53 @@ def fit(results: list[Outcome]) -> dict:
     }
 
 
+def fit_abstention(results: list[Outcome], weights=ABSTAIN_SPAN_WEIGHTS) -> dict:
+    """The weight of the span score in the answer's confidence (``Answerer._confidence``)
+    at which the most unanswerable validation questions abstain, each weight's threshold
+    the highest at which at most ``FALSE_ABSTENTION`` of answerable ones do (the smaller
+    weight on a tie)."""
+    answerable = [o for o in results if o.answerable]
+    unanswerable = [o for o in results if not o.answerable]
+    allowed = int(FALSE_ABSTENTION * len(answerable))
+
+    def confidence(o: Outcome, w: float) -> float:
+        return max((float(log_odds(p)) + w * s for p, s in o.evidence), default=-np.inf)
+
+    found = {}
+    for w in weights:
+        cut = sorted(confidence(o, w) for o in answerable)[allowed]
+        found[w] = (cut, sum(confidence(o, w) < cut for o in unanswerable))
+    weight = max(weights, key=lambda w: (found[w][1], -w))
+    cut = found[weight][0]
+    return {
+        "abstain_span_weight": weight,
+        "threshold": round(float(1 / (1 + np.exp(-cut))), 4),
+        "abstention_fit": {
+            "rule": "the span weight at which the most unanswerable validation questions "
+            f"abstain, its threshold letting at most {FALSE_ABSTENTION:.0%} of answerable ones",
+            "questions": len(results),
+            "unanswerable_abstained_by_weight": {
+                str(w): round(n / max(1, len(unanswerable)), 4) for w, (_, n) in found.items()
+            },
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=Path("build/calibration"))
     parser.add_argument("--out", type=Path, default=MODEL_DIR / ANSWERING_FILE)
+    parser.add_argument(
+        "--abstention",
+        action="store_true",
+        help="fit only the confidence's span weight and the threshold, the ranking as shipped",
+    )
     args = parser.parse_args(argv)
-    fitted = fit(outcomes(args.work_dir))
+    if args.abstention:
+        fitted = json.loads((MODEL_DIR / ANSWERING_FILE).read_text(encoding="utf-8"))
+        fitted.update(fit_abstention(outcomes(args.work_dir, shipped_only=True)))
+    else:
+        fitted = fit(outcomes(args.work_dir))
     args.out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(fitted, indent=2))
     print(f"wrote {args.out}")
