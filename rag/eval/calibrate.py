@@ -153,34 +153,41 @@ def fit(results: list[Outcome]) -> dict:
     }
 
 
-def fit_abstention(results: list[Outcome], weights=ABSTAIN_SPAN_WEIGHTS) -> dict:
+def confidence(outcome: Outcome, weight: float) -> float:
+    """The question's best confidence on the log-odds scale (``Answerer._confidence``)."""
+    return max((float(log_odds(p)) + weight * s for p, s in outcome.evidence), default=-np.inf)
+
+
+def fit_abstention(results: list[Outcome], previous: tuple[float, float]) -> dict:
     """The weight of the span score in the answer's confidence (``Answerer._confidence``)
-    at which the most unanswerable validation questions abstain, each weight's threshold
-    the highest at which at most ``FALSE_ABSTENTION`` of answerable ones do (the smaller
-    weight on a tie)."""
+    at which the most unanswerable validation questions abstain (the smaller on a tie), and
+    its threshold, each weight's cut letting as many answerable validation questions
+    abstain as under the ``previous`` (weight, threshold) do: only how the answerer judges
+    changes, not the share of answers it withholds."""
     answerable = [o for o in results if o.answerable]
     unanswerable = [o for o in results if not o.answerable]
-    allowed = int(FALSE_ABSTENTION * len(answerable))
+    old_weight, old_threshold = previous
+    old_cut = float(log_odds(old_threshold))
+    withheld = sum(confidence(o, old_weight) < old_cut for o in answerable)
 
-    def confidence(o: Outcome, w: float) -> float:
-        return max((float(log_odds(p)) + w * s for p, s in o.evidence), default=-np.inf)
+    def cut(w: float) -> float:
+        return sorted(confidence(o, w) for o in answerable)[withheld]
 
-    found = {}
-    for w in weights:
-        cut = sorted(confidence(o, w) for o in answerable)[allowed]
-        found[w] = (cut, sum(confidence(o, w) < cut for o in unanswerable))
-    weight = max(weights, key=lambda w: (found[w][1], -w))
-    cut = found[weight][0]
+    def abstaining(w: float) -> float:
+        return sum(confidence(o, w) < cut(w) for o in unanswerable) / max(1, len(unanswerable))
+
+    by_weight = {w: abstaining(w) for w in ABSTAIN_SPAN_WEIGHTS}
+    weight = max(ABSTAIN_SPAN_WEIGHTS, key=lambda w: (by_weight[w], -w))
     return {
         "abstain_span_weight": weight,
-        "threshold": round(float(1 / (1 + np.exp(-cut))), 4),
+        "threshold": round(float(1 / (1 + np.exp(-cut(weight)))), 4),
         "abstention_fit": {
             "rule": "the span weight at which the most unanswerable validation questions "
-            f"abstain, its threshold letting at most {FALSE_ABSTENTION:.0%} of answerable ones",
+            "abstain, each weight's threshold letting as many answerable ones abstain as "
+            f"weight {old_weight} and threshold {old_threshold} did ({withheld} of "
+            f"{len(answerable)})",
             "questions": len(results),
-            "unanswerable_abstained_by_weight": {
-                str(w): round(n / max(1, len(unanswerable)), 4) for w, (_, n) in found.items()
-            },
+            "unanswerable_abstained_by_weight": {str(w): round(v, 4) for w, v in by_weight.items()},
         },
     }
 
@@ -192,12 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--abstention",
         action="store_true",
-        help="fit only the confidence's span weight and the threshold, the ranking as shipped",
+        help="fit only the span score's weight in the answer's confidence and its threshold, "
+        "at the shipped share of answerable validation questions abstaining; the ranking as "
+        "shipped",
     )
     args = parser.parse_args(argv)
     if args.abstention:
         fitted = json.loads((MODEL_DIR / ANSWERING_FILE).read_text(encoding="utf-8"))
-        fitted.update(fit_abstention(outcomes(args.work_dir, shipped_only=True)))
+        previous = (fitted.get("abstain_span_weight", 0.0), fitted["threshold"])
+        fitted.update(
+            fit_abstention(outcomes(args.work_dir, shipped_only=True), args.abstention, previous)
+        )
     else:
         fitted = fit(outcomes(args.work_dir))
     args.out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
