@@ -149,7 +149,11 @@ class AnsweringSettings(_Group):
     # Weight of the passage reader's span score added to the sentence reader's log-odds in
     # the confidence that the threshold is held against and the answer shows (0: the
     # sentence reader alone; negative: the one fitted with the threshold in answering.json,
-    # none there: 0).
+    # none there: 0). Stop 39 fitted 0.5 with threshold 0.0047 on validation, at the share
+    # of answers the shipped threshold withholds (`python -m rag.eval.calibrate
+    # --abstention`): on the development pool 576 of 903 first cited, 801 answered, 237 of
+    # 298 near misses abstaining, against 565, 805 and 233; but the README's "Which suture
+    # closed the dural tear?" then abstains (0.003), so answering.json does not hold it.
     abstain_span_weight: float = -1.0
     # Weight of the similarity score beside the reader's log-odds in ranking sentences;
     # negative: the one fitted with the threshold (rag/reader/model/answering.json).

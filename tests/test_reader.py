@@ -412,3 +412,17 @@ def test_the_answer_quotes_further_down_the_top_report_but_answers_only_from_the
     for depth, ranks in ((8, [1, 2, 3, 4, 5, 6]), (5, [1, 2, 3, 4, 5])):
         answerer = Answerer(None, Settings(report_depth=depth).answering, reader=reader)
         assert [h.rank for h in answerer.read_passages(hits)] == ranks
+
+
+def test_abstention_fit_keeps_the_share_withheld_and_weighs_in_the_span_score():
+    """The span weight is chosen where the most near misses abstain, at the threshold that
+    withholds as many answers as the previous confidence and threshold did."""
+    from rag.eval.calibrate import Outcome, confidence, fit_abstention
+
+    answerable = [Outcome(True, evidence=[(0.02 + 0.01 * n, 1.0)]) for n in range(40)]
+    near_misses = [Outcome(False, evidence=[(0.3, -10.0)]) for _ in range(10)]
+    fitted = fit_abstention(answerable + near_misses, (0.0, 0.05))
+    weight, cut = fitted["abstain_span_weight"], float(log_odds(fitted["threshold"]))
+    assert weight > 0  # the probability alone ranks every near miss above the cut
+    assert sum(confidence(o, weight) < cut for o in answerable) == 3  # 0.02, 0.03, 0.04
+    assert all(confidence(o, weight) < cut for o in near_misses)

@@ -207,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.abstention:
         fitted = json.loads((MODEL_DIR / ANSWERING_FILE).read_text(encoding="utf-8"))
         previous = (fitted.get("abstain_span_weight", 0.0), fitted["threshold"])
-        fitted.update(
-            fit_abstention(outcomes(args.work_dir, shipped_only=True), args.abstention, previous)
-        )
+        fitted.update(fit_abstention(outcomes(args.work_dir, shipped_only=True), previous))
     else:
         fitted = fit(outcomes(args.work_dir))
     args.out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
