@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-_NUMBER = r"(?:\d+(?:\.\d+)?|" + _NUMBER_WORDS + ")"
+NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_NUMBER = r"(?:\d+(?:\.\d+)?|" + NUMBER_WORDS + ")"
 _UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
 # What a duration is of: after "how long was the", these make it a time, not a size.
 _TIME_NOUNS = (
@@ -138,7 +138,7 @@ TYPES = (
         "a number",
         r"\bhow many\b",
         # A number standing as a word: citation marks glued to text ("injury,14,15") are not.
-        r"(?:(?<=\s)|^)(?:\d+|" + _NUMBER_WORDS + r"|single|both|dozens?)(?=[\s-])",
+        r"(?:(?<=\s)|^)(?:\d+|" + NUMBER_WORDS + r"|single|both|dozens?)(?=[\s-])",
     ),
     _type(
         "suture",

@@ -29,7 +29,7 @@ from rag.config import AnsweringSettings
 from rag.documents import Answer, Citation, Hit
 from rag.embedding import Embedder
 from rag.query import Query
-from rag.reader.model import Reader, log_odds
+from rag.reader.model import Reader, log_odds, probability
 from rag.reader.passage import PassageReader
 from rag.store import Store
 from rag.terms import STOPWORDS
@@ -329,8 +329,16 @@ class Answerer:
         passages only (chunk ids). Whether the corpus answers is judged where the threshold
         was calibrated; the passages read further down the top report only change which
         sentence is quoted, since each sentence more is one more chance for a near miss."""
-        near = [i for i in leading if candidates[i].hit.chunk.chunk_id in closest]
-        return max((self._confidence(candidates[i]) for i in near), default=0.0)
+        return max(
+            (self._confidence(candidates[i]) for i in self.judged(candidates, leading, closest)),
+            default=0.0,
+        )
+
+    @staticmethod
+    def judged(candidates: list[Candidate], leading: list[int], closest: set[int]) -> list[int]:
+        """The sentences whether to answer is judged on: those that may lead, in the
+        ``closest`` passages (chunk ids)."""
+        return [i for i in leading if candidates[i].hit.chunk.chunk_id in closest]
 
     def decide(self, query: Query, hits: list[Hit], candidates: list[Candidate]) -> Answer:
         """The answer from judged candidates, or an abstention with its reason."""
@@ -373,7 +381,7 @@ class Answerer:
         weight = self.abstain_span_weight
         if not weight or c.span is None:
             return c.probability
-        return float(1 / (1 + np.exp(-(log_odds(c.probability) + weight * c.span))))
+        return float(probability(log_odds(c.probability) + weight * c.span))
 
     def similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The scoring without the reader: cosine to the question plus word coverage."""

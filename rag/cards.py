@@ -239,7 +239,7 @@ def patients(sentences: list[tuple[str | None, str]]) -> list[list[tuple[str | N
             for name in marked
         ]
     case = [(sec, s) for sec, s in sentences if about_this_patient(sec, s)]
-    if fragment(sentences):  # an abstract's account, or only framing: that is all there is
+    if len(case) < FEW:  # a fragment: an abstract's account, or only framing, is all there is
         case = [
             (sec, s)
             for sec, s in sentences

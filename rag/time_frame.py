@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from rag.answer_types import NUMBER_WORDS
+
 Frame = Literal["early", "late"]
 
-_NUMBER = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|eighteen)"
+_NUMBER = rf"(?:\d+|{NUMBER_WORDS})"
 _TREATMENT = r"(?:treatment|therapy|surgery|the operation|operation|resection|discharge)"
 EARLY = re.compile(
     rf"\b(?:at (?:first )?presentation|on (?:admission|arrival)|at (?:admission|diagnosis|baseline)"

@@ -23,7 +23,7 @@ from rag.eval.cache import corpus_index
 from rag.eval.gold import GoldQuestion
 from rag.eval.metrics import score_answer
 from rag.reader.data import validation_reports
-from rag.reader.model import ANSWERING_FILE, MODEL_DIR, log_odds
+from rag.reader.model import ANSWERING_FILE, MODEL_DIR, log_odds, probability
 
 WEIGHTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0)
 PASSAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the passage reader's span score, where it ships
@@ -115,8 +115,7 @@ def outcomes(
             outcome.best = answerer.best_confidence(candidates, leading, closest)
             outcome.evidence = [
                 (candidates[i].probability, candidates[i].span or 0.0)
-                for i in leading
-                if candidates[i].hit.chunk.chunk_id in closest
+                for i in answerer.judged(candidates, leading, closest)
             ]
         out.append(outcome)
     return out
@@ -180,7 +179,7 @@ def fit_abstention(results: list[Outcome], previous: tuple[float, float]) -> dic
     weight = max(ABSTAIN_SPAN_WEIGHTS, key=lambda w: (by_weight[w], -w))
     return {
         "abstain_span_weight": weight,
-        "threshold": round(float(1 / (1 + np.exp(-cut(weight)))), 4),
+        "threshold": round(float(probability(cut(weight))), 4),
         "abstention_fit": {
             "rule": "the span weight at which the most unanswerable validation questions "
             "abstain, each weight's threshold letting as many answerable ones abstain as "

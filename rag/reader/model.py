@@ -110,8 +110,8 @@ class Reader:
             idx = order[start : start + BATCH]
             feeds = padded_feeds([encodings[i] for i in idx])
             logits[idx] = self._session.run(None, feeds)[0].reshape(-1)
-        probability = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
-        return np.array([probability[s] for s in sentences], dtype=np.float32)
+        by_sentence = dict(zip(unique, probability(logits), strict=True))
+        return np.array([by_sentence[s] for s in sentences], dtype=np.float32)
 
 
 def onnx_session(path: Path):
@@ -144,6 +144,11 @@ def with_context(sentence: str, context: str) -> str:
     """What a context-reading model reads for a sentence: the sentence first, so that
     truncation cuts the neighbour, not the candidate."""
     return f"{sentence}{CONTEXT_SEP}{context}" if context else sentence
+
+
+def probability(log_odds_value) -> np.ndarray:
+    """Log-odds back to a probability (the inverse of :func:`log_odds`)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(log_odds_value)))
 
 
 def log_odds(probability) -> np.ndarray:
