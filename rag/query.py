@@ -30,6 +30,15 @@ _PATIENT_NAMING = re.compile(
     r"(?: (?:with|who) [^,?]*)?(?=[,?]|$)",
     re.I,
 )
+# A question led by its topic, as a clinician types one ("Charcot spine at L2-L3: how much
+# kyphosis ...?", "mechanism - why is ... added?"): the topic, then a colon
+# or a spaced dash, then the question proper.
+_QUESTION_WORD = (
+    r"(?:what|which|how|when|where|why|who|whose|did|does|do|was|were|is|are|has|had|can)\b"
+)
+_TOPIC_LED = re.compile(
+    rf"^(?!{_QUESTION_WORD})[^:?]{{8,}}?(?::| [-\u2013\u2014]) +(?={_QUESTION_WORD})", re.I
+)
 _ABBREVIATION = re.compile(r"\b(?=[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]{1,7}\b")
 
 
@@ -78,8 +87,11 @@ class Query:
         """The question as the answer reader reads it, with the patient named plainly
         ("in the patient"): retrieval has found the report by that naming, and the reader,
         which judges one sentence at a time, is drawn by it to sentences that restate it
-        rather than to the one that answers."""
-        return _PATIENT_NAMING.sub(lambda m: f"{m.group(1)} the patient", self.text)
+        rather than to the one that answers. A question led by its topic ("Charcot spine
+        at L2-L3: how much kyphosis ...?") is read from its question word on, for the same
+        reason."""
+        text = _TOPIC_LED.sub("", self.text)
+        return _PATIENT_NAMING.sub(lambda m: f"{m.group(1)} the patient", text)
 
 
 def candidate_abbreviations(question: str) -> list[str]:

@@ -106,6 +106,41 @@ def test_the_reader_reads_the_question_with_its_patient_named_plainly(question, 
     assert answer_given.confidence == pytest.approx(float(plain[0]), abs=1e-4)
 
 
+# Questions led by their topic, as a clinician types them, each with the sentence that answers.
+TOPIC_LED = [
+    (
+        "Kawasaki disease in a toddler: how long did the fever last?",
+        "His fever persisted for eleven days despite antipyretics.",
+    ),
+    (
+        "Thunderclap headache, 45-year-old woman - where was the aneurysm?",
+        "Angiography showed a 7 mm aneurysm at the anterior communicating artery.",
+    ),
+    (
+        "diabetic foot abscess: which antibiotic was started?",
+        "Intravenous piperacillin-tazobactam 4.5 g three times daily was started.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "answer"), TOPIC_LED)
+def test_the_reader_reads_a_topic_led_question_from_its_question_word(question, answer):
+    query = _query(question)
+    topic, _, asked = question.partition(": ") if ": " in question else question.partition(" - ")
+    assert query.reader_text == asked and query.text == question  # retrieval reads it all
+    reader = reader_for()
+    read, whole = reader.score(query.reader_text, [answer]), reader.score(question, [answer])
+    assert read[0] > whole[0]  # the topic only draws the reader away from the answer
+    settings = Settings(reader_similarity_weight=0.0).answering
+    answer_given = Answerer(None, settings, reader=reader).answer(query, [_hit(answer)])
+    assert answer_given.confidence == pytest.approx(float(read[0]), abs=1e-4)
+
+
+def test_a_question_that_asks_before_its_dash_keeps_its_subject():
+    question = "How common is sarcoidosis in the general population - what is its incidence?"
+    assert _query(question).reader_text == question
+
+
 def test_abstention_follows_the_calibrated_threshold():
     reader = reader_for()
     question, answer, near_miss = SAME_TOPIC[0]
