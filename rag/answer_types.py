@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _NUMBER = r"(?:\d+(?:\.\d+)?|" + NUMBER_WORDS + ")"
-_UNIT_TIME = r"(?:hours?|days?|weeks?|months?|years?)"
+_UNIT_TIME = r"(?:minutes?|hours?|days?|weeks?|months?|years?)"
 # What a duration is of: after "how long was the", these make it a time, not a size.
 _TIME_NOUNS = (
     r"patient|child|infant|baby|woman|man|girl|boy|stay|course|admission|treatment"
@@ -64,13 +64,13 @@ TYPES = (
         "an age",
         r"\bhow old\b|\bat what age\b|\bwhat (?:was|is|were|are) (?:the |her |his |their )?ages?\b",
         r"\b\d{1,3}[- ](?:year|month|week|day)s?[- ]old\b|\baged? \d{1,3}\b"
-        r"|\b\d{1,3} (?:years?|yrs?) of age\b",
+        r"|\b\d{1,3} (?:years?|yrs?) of age\b|\bage of \d{1,3}\b|\bat \d{1,3} years\b",
     ),
     _type(
         "dose",
         "a dose",
         r"\b(?:what|which) (?:\w+ ){0,3}(?:dose|dosage|doses)\b|\bhow much\b.*\b(?:given|dose)",
-        r"\d+(?:\.\d+)?\s?(?:mg|g|mcg|µg|μg|ng|ml|l|units?|iu|mmol|meq)(?:/\w+)*\b",
+        r"\d+(?:\.\d+)?\s?(?:mg|g|mcg|µg|μg|ug|micrograms?|ng|ml|l|units?|iu|mmol|meq|gy)(?:/\w+)*\b",
     ),
     _type(
         "amount",
@@ -78,7 +78,7 @@ TYPES = (
         # Not "how much of the canal": a share, asked as a rate.
         r"\bhow much\b(?! of (?:the|her|his|its|their)\b)"
         r"|\bwhat (?:was|is|were) the (?:\w+ )?(?:volume|amount)\b|\bblood loss\b",
-        r"\d+(?:\.\d+)?\s?(?:ml|l|cc|dl|mg|g|kg|units?)\b",
+        r"\d+(?:\.\d+)?\s?(?:(?:ml|l|cc|dl|mg|g|kg|units?|mm|cm|ug|µg|μg|mcg|micrograms?|degrees?)\b|%|°)",
     ),
     _type(
         "lab value",
@@ -123,7 +123,7 @@ TYPES = (
         "grade",
         "a grade or score",
         r"\b(?:what|which) (?:\w+ ){0,2}(?:grade|stage|class|score)\b",
-        r"\b(?:grade|stage|class|score)\s*(?:of\s+)?(?:\d+|[A-E]|I{1,3}V?|IV|V)\b"
+        r"\b(?:grade|stage|class|score)\s*(?:of\s+)?(?:\d+|[A-E]|I{1,3}V?|IV|V)[A-C]?\b"
         r"|\b(?:ASIA|AIS)\s*[A-E]\b",
     ),
     _type(

@@ -57,6 +57,16 @@ def test_questions_get_the_answer_type_they_ask_for(question, kind):
         ("How strong were the deltoids?", "Deltoids were 4/5.", "Deltoids were weak."),
         ("How many patients had tophi?", "Only two patients had tophi.", "Tophi were seen.3,4"),
         ("Which suture was used?", "The fascia was closed with 2-0 Vicryl.", "It was closed."),
+        # The other ways reports write them (stop 40): angles, shares, micrograms and
+        # grays, an age as "the age of", minutes, a stage with a letter.
+        ("How much did the curve correct?", "It corrected by 18 degrees.", "It corrected well."),
+        ("How much did the angle increase?", "The angle rose to 23°.", "The angle rose again."),
+        ("How much did the signal drop?", "It fell by about 60% at dissection.", "It fell."),
+        ("What dose was given?", "It was given at 90 micrograms/kg.", "It was given twice."),
+        ("What radiotherapy dose?", "He received 45 Gy in 25 fractions.", "He had radiotherapy."),
+        ("At what age was it diagnosed?", "It was found at the age of 17.", "It was found late."),
+        ("For how long was the cup on?", "It was on for 22 minutes.", "It came off twice."),
+        ("What stage was the tumour?", "It was Masaoka-Koga stage IIA.", "It was removed whole."),
     ],
 )
 def test_a_sentence_states_the_type_or_not(question, states, does_not_state):
