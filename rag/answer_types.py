@@ -16,7 +16,10 @@ import re
 from dataclasses import dataclass
 
 NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-_NUMBER = r"(?:\d+(?:\.\d+)?|" + NUMBER_WORDS + ")"
+_NUMBER = (
+    r"(?:\d+(?:\.\d+)?|" + NUMBER_WORDS + r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen"
+    r"|nineteen|twenty)(?: and a half)?"
+)
 _UNIT_TIME = r"(?:minutes?|hours?|days?|weeks?|months?|years?)"
 # What a duration is of: after "how long was the", these make it a time, not a size.
 _TIME_NOUNS = (
@@ -91,7 +94,8 @@ TYPES = (
         "a rate or percentage",
         r"\bwhat (?:percentage|proportion|fraction)\b|\bhow often\b|\b(?:incidence|prevalence) of\b"
         r"|\bwhat (?:is|was|are|were) the \w+ rates?\b|\bhow much of (?:the|her|his|its|their)\b",
-        r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b",
+        r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b"
+        r"|\b(?:one|two|a) (?:thirds?|quarters?|fifths?|half)\b|\bhalf of\b",
     ),
     _type(
         "size",
@@ -131,7 +135,7 @@ TYPES = (
         "a strength grade",
         # Muscle power, not a device's ("What power setting was used?").
         r"\bhow (?:strong|weak)\b|\bwhat (?:\w+ )?(?:strength|power)\b(?! setting| output)",
-        r"\b[0-5](?:\+|-)?/5\b",
+        r"\b[0-5](?:\+|-)?/5\b|\b\d+(?:\.\d+)? ?kg\b",
     ),
     _type(
         "count",

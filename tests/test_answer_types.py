@@ -67,6 +67,10 @@ def test_questions_get_the_answer_type_they_ask_for(question, kind):
         ("At what age was it diagnosed?", "It was found at the age of 17.", "It was found late."),
         ("For how long was the cup on?", "It was on for 22 minutes.", "It came off twice."),
         ("What stage was the tumour?", "It was Masaoka-Koga stage IIA.", "It was removed whole."),
+        ("How often is it missed?", "It is missed in about one third.", "It is often missed."),
+        ("How strong was her grip?", "Grip strength was 24 kg.", "Her grip was weaker."),
+        ("How long did it take?", "It began two and a half hours later.", "It began later."),
+        ("How long after did it recur?", "Fourteen months after, it recurred.", "It recurred."),
     ],
 )
 def test_a_sentence_states_the_type_or_not(question, states, does_not_state):
