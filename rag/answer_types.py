@@ -93,8 +93,10 @@ TYPES = (
         "rate",
         "a rate or percentage",
         r"\bwhat (?:percentage|proportion|fraction)\b|\bhow often\b|\b(?:incidence|prevalence) of\b"
-        r"|\bwhat (?:is|was|are|were) the \w+ rates?\b|\bhow much of (?:the|her|his|its|their)\b",
-        r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of) \d+\b"
+        r"|\bwhat (?:is|was|are|were) the \w+ rates?\b|\bhow much of (?:the|her|his|its|their)\b"
+        r"|\bhow common\b|\bwhat (?:is|was|are|were) the (?:\w+ ){0,2}"
+        r"(?:sensitivity|specificity|risk|mortality)\b|\bwhat (?:\w+ ){0,2}mortality\b",
+        r"\d+(?:\.\d+)?\s?%|\bper ?cent\b|\b\d+ (?:of|out of|in) \d[\d,]*\b"
         r"|\b(?:one|two|a) (?:thirds?|quarters?|fifths?|half)\b|\bhalf of\b",
     ),
     _type(
