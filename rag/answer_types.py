@@ -190,7 +190,11 @@ _DRUG = re.compile(
     r"|curonium|semide|thiazide|phosphonates?|sulfate|sulphate|(?:er|a|iber)cept|kinra"
     r"|mustine|tropine|arabine|grastim|poetin|reotide|afil|oxetine|triptyline|apine|peridol"
     r"|iracetam|toin|quine|domide|azole|nidazole|bactam|penem|vudine|fovir|ximab|zumab)\b"
-    r"|\bcef[a-z]{2,}(?:one|ime|lin|xin|tin|ine)\b",  # cephalosporins by their prefix
+    r"|\bcef[a-z]{2,}(?:one|ime|lin|xin|tin|ine)\b"  # cephalosporins by their prefix
+    # common drugs that no stem finds
+    r"|\b(?:atropine|teriparatide|tranexamic|radioiodine|statins?|warfarin|aspirin|morphine"
+    r"|adrenaline|epinephrine|digoxin|colchicine|allopurinol|levothyroxine|propylthiouracil"
+    r"|desmopressin|oxytocin|carboprost|misoprostol|terbutaline|salbutamol)\b",
     re.I,
 )
 

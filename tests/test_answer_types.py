@@ -119,6 +119,8 @@ def test_drug_names_are_found_by_their_stems_and_common_words_are_not():
     asked = "Was bendamustine, cefazolin, metronidazole or levetiracetam given?"
     assert named_drugs(asked) == ["bendamustine", "cefazolin", "metronidazole", "levetiracetam"]
     assert named_drugs("Was the cephalic or cefalic vein used, and which ozone level?") == []
+    unstemmed = "Was atropine, tranexamic acid, teriparatide or a statin given?"
+    assert named_drugs(unstemmed) == ["atropine", "tranexamic", "teriparatide", "statin"]
 
 
 def test_a_question_about_a_drug_no_passage_names_is_not_answered(pipeline):
