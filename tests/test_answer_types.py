@@ -194,6 +194,6 @@ def test_a_question_asking_which_suture_is_answered_by_the_sentence_naming_it(pi
 
 
 def test_a_question_asking_for_a_fact_no_passage_states_is_not_answered(pipeline):
-    answer = pipeline.ask("What dose of colchicine was given for the cervical calcinosis?")
+    answer = pipeline.ask("What dose of the medication was given for the cervical calcinosis?")
     assert answer.abstained
     assert answer.reason == "None of the closest passages states a dose."
