@@ -97,6 +97,13 @@ def previous_sentences(candidates: list[Candidate]) -> list[str]:
     return out
 
 
+def confidence_log_odds(probability: float, span: float, weight: float) -> float:
+    """The answer's confidence on the log-odds scale: the sentence reader's log-odds plus
+    ``weight`` times the passage reader's span score (``Answerer._confidence``; the
+    abstention fit in ``rag.eval.calibrate`` weighs it the same way)."""
+    return float(log_odds(probability)) + weight * span
+
+
 def confidence_words(answer: Answer) -> str:
     """The answer's confidence as a clinician reads it. Only the reader's probability says
     whether a sentence answers; the similarity score says how close it is."""
@@ -381,7 +388,7 @@ class Answerer:
         weight = self.abstain_span_weight
         if not weight or c.span is None:
             return c.probability
-        return float(probability(log_odds(c.probability) + weight * c.span))
+        return float(probability(confidence_log_odds(c.probability, c.span, weight)))
 
     def similarity_scores(self, query: Query, candidates: list[Candidate]) -> None:
         """The scoring without the reader: cosine to the question plus word coverage."""

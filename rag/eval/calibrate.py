@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answering import confidence_log_odds
 from rag.config import load_settings
 from rag.eval.cache import corpus_index
 from rag.eval.gold import GoldQuestion
@@ -154,7 +155,7 @@ def fit(results: list[Outcome]) -> dict:
 
 def confidence(outcome: Outcome, weight: float) -> float:
     """The question's best confidence on the log-odds scale (``Answerer._confidence``)."""
-    return max((float(log_odds(p)) + weight * s for p, s in outcome.evidence), default=-np.inf)
+    return max((confidence_log_odds(p, s, weight) for p, s in outcome.evidence), default=-np.inf)
 
 
 def fit_abstention(results: list[Outcome], previous: tuple[float, float]) -> dict:
@@ -169,17 +170,15 @@ def fit_abstention(results: list[Outcome], previous: tuple[float, float]) -> dic
     old_cut = float(log_odds(old_threshold))
     withheld = sum(confidence(o, old_weight) < old_cut for o in answerable)
 
-    def cut(w: float) -> float:
-        return sorted(confidence(o, w) for o in answerable)[withheld]
-
-    def abstaining(w: float) -> float:
-        return sum(confidence(o, w) < cut(w) for o in unanswerable) / max(1, len(unanswerable))
-
-    by_weight = {w: abstaining(w) for w in ABSTAIN_SPAN_WEIGHTS}
+    cuts = {w: sorted(confidence(o, w) for o in answerable)[withheld] for w in ABSTAIN_SPAN_WEIGHTS}
+    by_weight = {
+        w: sum(confidence(o, w) < cut for o in unanswerable) / max(1, len(unanswerable))
+        for w, cut in cuts.items()
+    }
     weight = max(ABSTAIN_SPAN_WEIGHTS, key=lambda w: (by_weight[w], -w))
     return {
         "abstain_span_weight": weight,
-        "threshold": round(float(probability(cut(weight))), 4),
+        "threshold": round(float(probability(cuts[weight])), 4),
         "abstention_fit": {
             "rule": "the span weight at which the most unanswerable validation questions "
             "abstain, each weight's threshold letting as many answerable ones abstain as "
