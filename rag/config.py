@@ -139,6 +139,8 @@ class AnsweringSettings(_Group):
     reader: bool = True
     reader_model: str = ""  # folder of another trained reader (empty: rag/reader/model)
     answer_passages: int = 5  # the best passages whose sentences the answer may quote
+    # At 8 (stop 42), on the development pool: 615 of 903 first cited against 605, 844
+    # answered against 828, but 225 of 298 near misses abstaining against 240; answer p50 1.6x.
     # ... and, down to this rank, the passages of the report ranked first (0: none): they
     # may be quoted, but whether to answer is judged on the first answer_passages alone.
     # At 8, over the development sets (stop 32), 344 of 567 answers first against 339,
