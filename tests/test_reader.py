@@ -182,6 +182,70 @@ def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
     assert trained.score("What was given?", ["Aspirin was given.", "It rained."]).shape == (2,)
 
 
+def test_the_export_ships_the_better_int8_model_and_either_unpacks_to_the_weights(tmp_path):
+    """Training exports the checkpoint to int8 twice, as it is and smoothed; the one whose
+    best sentences answer more validation questions ships, and both dequantise back to
+    the trained weights (a maintainer trains on from the shipped file)."""
+    from safetensors.numpy import load_file
+
+    from rag.reader import train
+    from rag.reader.unpack import state_dict_from_onnx
+
+    out, work = tmp_path / "model", tmp_path / "work"
+    train.main(
+        ["--limit", "30", "--max-steps", "1", "--batch", "4", "--out", str(out),
+         "--work-dir", str(work), "--threads", "1"]
+    )  # fmt: skip
+    report = json.loads((out / "training.json").read_text())
+    tried = report["validation_int8_by_export"]
+    assert set(tried) == {"plain", "smoothed"}
+    chosen = report["int8_export"]
+    assert tried[chosen]["top1"] == max(v["top1"] for v in tried.values())
+    shipped = (out / "reader_qint8.onnx").read_bytes()
+    assert shipped == (work / "checkpoint" / f"reader_{chosen}_qint8.onnx").read_bytes()
+    trained = load_file(work / "checkpoint" / "model.safetensors")
+    for name in ("plain", "smoothed"):
+        unpacked = state_dict_from_onnx(work / "checkpoint" / f"reader_{name}_qint8.onnx")
+        for layer in range(6):  # attention input, FFN input and FFN output of every layer
+            for part in ("attention.self.query", "intermediate.dense", "output.dense"):
+                key = f"bert.encoder.layer.{layer}.{part}.weight"
+                error = np.linalg.norm(unpacked[key] - trained[key])
+                # int8 rounding: a few percent; a smoothing scale left in: far more
+                assert error < 0.05 * np.linalg.norm(trained[key])
+
+
+def test_smoothing_moves_activation_ranges_into_the_weights_and_computes_the_same(tmp_path):
+    """Each MatMul input of the bundled MiniLM divided by per-channel scales, its weight
+    rows multiplied by them: the hidden states are unchanged in fp32."""
+    import onnxruntime as ort
+    from transformers import AutoModel
+
+    from rag.config import bundled_model_dir
+    from rag.embedding import trace_to_onnx
+    from rag.reader.calibration import _feeds
+    from rag.reader.data import Group
+    from rag.reader.smoothing import activation_ranges, smooth
+
+    base = bundled_model_dir()
+    model = AutoModel.from_pretrained(str(base), attn_implementation="eager").eval()
+    fp32, smoothed = tmp_path / "fp32.onnx", tmp_path / "smoothed.onnx"
+    trace_to_onnx(model, "last_hidden_state", fp32)
+    feeds = list(_feeds(base, [Group(str(i), q, [a, n]) for i, (q, a, n) in enumerate(SAME_TOPIC)]))
+    before = activation_ranges(fp32, feeds)
+    smooth(fp32, smoothed, before)
+    after = activation_ranges(smoothed, feeds)
+    assert len(after) == len(before) and all(k.endswith("_smoothed") for k in after)
+    # alpha 0.5: each channel's range becomes the square root of its range times its
+    # weight row's, so the outlier channels come down
+    assert max(r.max() for r in after.values()) < max(r.max() for r in before.values()) / 2
+
+    def hidden(path):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return np.concatenate([session.run(None, f)[0].reshape(-1) for f in feeds])
+
+    assert np.allclose(hidden(smoothed), hidden(fp32), atol=1e-4)
+
+
 def test_a_context_reader_trains_listwise_and_reads_the_sentence_before(tmp_path):
     from rag.reader import train
 

@@ -247,7 +247,7 @@ def train(args: argparse.Namespace) -> Path:
     tokenizer.save_pretrained(checkpoint)
     calibrate_on = CASE_REPORTS if validation.get(CASE_REPORTS) else "all"
     report = calibration.export_and_calibrate(
-        checkpoint, Path(args.out), validation, calibrate_on, args.context
+        checkpoint, Path(args.out), validation, train_groups, calibrate_on, args.context
     )
     report.update(
         base=base.parent.name if base.name == "model" else base.name,

@@ -4,7 +4,8 @@ Only the int8 ONNX ships (the torch checkpoints of the training runs are build o
 not in the repository), so a maintainer who clones the repository can continue training
 the shipped reader only from it. Every weight is dequantised (``(q - zero) * scale``) into
 the bundled MiniLM's BERT layout with a one-logit head: the result computes what the
-shipped model computes, up to the rounding of activations that int8 inference adds.
+shipped model computes, up to the rounding of activations that int8 inference adds. A
+smoothed layer's weight rows are divided back by their scales (``rag.reader.smoothing``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.model import MODEL_FILE
+from rag.reader.smoothing import SUFFIX
 
 _PREFIX = "inner."  # the exporter wraps the model: inner.bert..., inner.classifier...
 _MATMUL_OUTPUT = re.compile(r"^/inner/(.+)/MatMul_output_0")
@@ -44,9 +46,14 @@ def state_dict_from_onnx(path: Path) -> dict[str, np.ndarray]:
         elif name.startswith(_PREFIX) and name.endswith("_quantized") and "embeddings" in name:
             stem = name.removesuffix("_quantized")
             state[stem.removeprefix(_PREFIX)] = _dequantised(inits, stem)
+    made_by = {out: node for node in graph.node for out in node.output}
     for node in graph.node:  # a Linear layer: its weight is named by the node's output
         if node.op_type != "MatMulInteger":
             continue
+        # x -> Mul(1/s) -> DynamicQuantizeLinear -> MatMulInteger: the rows hold s
+        smoothed = made_by[node.input[0]].input[0]
+        inverse = inits.get(smoothed.removesuffix("_smoothed") + SUFFIX)
+        rows = numpy_helper.to_array(inverse)[:, None] if inverse is not None else 1.0
         stem = node.input[1].removesuffix("_quantized")
         if stem.startswith(_PREFIX):  # inner.classifier.weight_Transposed
             name = stem.removeprefix(_PREFIX).removesuffix("_Transposed")
@@ -55,7 +62,7 @@ def state_dict_from_onnx(path: Path) -> dict[str, np.ndarray]:
             if not match:
                 continue
             name = match.group(1).replace("/", ".") + ".weight"
-        state[name] = _dequantised(inits, stem).T.copy()  # [in, out] -> [out, in]
+        state[name] = (_dequantised(inits, stem) * rows).T.copy()  # [in, out] -> [out, in]
     return state
 
 
