@@ -205,7 +205,8 @@ abstains when none reaches the calibrated threshold.
   lr {report["lr"]} with 10% warm-up and linear decay, binary cross-entropy, seed
   {report["seed"]}, at most {128} word pieces per pair; {report["train_minutes"]} minutes on
   a 2-core CPU shared with other jobs (`python -m rag.reader.train`).
-- **Shipped**: `{MODEL_FILE}`, ONNX with dynamic int8 MatMul weights ({report["int8_mb"]} MB),
+- **Shipped**: `{MODEL_FILE}`, ONNX with dynamic int8 MatMul weights ({report["int8_mb"]} MB;
+  the {report.get("int8_export", "plain")} export, the better of two on validation),
   `tokenizer.json`, `calibration.json` (threshold {v8["threshold"]}).
 
 | validation | best sentence answers | threshold | answerable answered | unanswerable abstained |
