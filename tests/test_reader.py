@@ -166,14 +166,22 @@ def test_abstention_follows_the_calibrated_threshold():
     assert answered.confidence == pytest.approx(best, abs=1e-3)
 
 
-def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The training command run for two steps on a tiny slice: (model folder, work folder)."""
     from rag.reader import train
 
-    out = tmp_path / "model"
+    root = tmp_path_factory.mktemp("tiny_run")
+    out, work = root / "model", root / "work"
     train.main(
         ["--limit", "30", "--max-steps", "2", "--batch", "4", "--out", str(out),
-         "--work-dir", str(tmp_path / "work"), "--threads", "1"]
+         "--work-dir", str(work), "--threads", "1"]
     )  # fmt: skip
+    return out, work
+
+
+def test_training_command_runs_a_few_steps_on_a_tiny_slice(tiny_run):
+    out, _ = tiny_run
     report = json.loads((out / "training.json").read_text())
     assert report["steps"] == 2 and report["train_pairs"] == 8
     assert (out / "MODEL_CARD.md").read_text().count("validation") >= 1
@@ -182,20 +190,15 @@ def test_training_command_runs_a_few_steps_on_a_tiny_slice(tmp_path):
     assert trained.score("What was given?", ["Aspirin was given.", "It rained."]).shape == (2,)
 
 
-def test_the_export_ships_the_better_int8_model_and_either_unpacks_to_the_weights(tmp_path):
+def test_the_export_ships_the_better_int8_model_and_either_unpacks_to_the_weights(tiny_run):
     """Training exports the checkpoint to int8 twice, as it is and smoothed; the one whose
     best sentences answer more validation questions ships, and both dequantise back to
     the trained weights (a maintainer trains on from the shipped file)."""
     from safetensors.numpy import load_file
 
-    from rag.reader import train
     from rag.reader.unpack import state_dict_from_onnx
 
-    out, work = tmp_path / "model", tmp_path / "work"
-    train.main(
-        ["--limit", "30", "--max-steps", "1", "--batch", "4", "--out", str(out),
-         "--work-dir", str(work), "--threads", "1"]
-    )  # fmt: skip
+    out, work = tiny_run
     report = json.loads((out / "training.json").read_text())
     tried = report["validation_int8_by_export"]
     assert set(tried) == {"plain", "smoothed"}

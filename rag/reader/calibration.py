@@ -61,7 +61,7 @@ def validate(reader: Reader, groups: list[Group], threshold: float | None = None
 
 
 def _feeds(checkpoint: Path, groups: list[Group]):
-    """Padded batches of (question, sentence) pairs, as the reader runs them."""
+    """Padded batches of (question, sentence) pairs, of the reader's batch size."""
     from rag.embedding import padded_feeds
 
     tokenizer = pair_tokenizer(checkpoint, MAX_TOKENS)
@@ -127,11 +127,12 @@ def export_and_calibrate(
         else validation[calibrate_on]
     )
     full = validate(Reader(checkpoint, FP32_FILE), groups)
-    tried = {name: validate(Reader(checkpoint, f), groups) for name, f in exports.items()}
+    readers = {name: Reader(checkpoint, f) for name, f in exports.items()}
+    tried = {name: validate(reader, groups) for name, reader in readers.items()}
     chosen = max(tried, key=lambda name: tried[name].top1)  # a tie keeps "plain"
     shutil.copy(checkpoint / exports[chosen], out / MODEL_FILE)
     shutil.copy(checkpoint / "tokenizer.json", out / "tokenizer.json")
-    int8_reader, int8 = Reader(out, MODEL_FILE), tried[chosen]
+    int8_reader, int8 = readers[chosen], tried[chosen]
     at_fp32_cut = validate(int8_reader, groups, full.threshold)
     (out / "calibration.json").write_text(
         json.dumps(

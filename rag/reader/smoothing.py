@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 ALPHA = 0.5  # stage 12 on validation: 0.7056 at 0.5, 0.7046 at 0.75, fp32 0.7037
-SUFFIX = "_smooth_inv"  # the initializer that divides a MatMul input by its scales
+INVERSE = "_smooth_inv"  # the initializer that divides a MatMul input by its scales
+SMOOTHED = "_smoothed"  # the input once divided
 
 
 def _weight_matmuls(graph) -> list:
@@ -71,14 +72,23 @@ def smooth(fp32: Path, out: Path, ranges: dict[str, np.ndarray], alpha: float = 
         w_peak = np.max([np.abs(w).max(axis=1) for w in weights], axis=0)
         scales = np.maximum(ranges[x], 1e-5) ** alpha / np.maximum(w_peak, 1e-5) ** (1 - alpha)
         scales = np.clip(scales, 1e-2, 1e2).astype(np.float32)
-        inverse = numpy_helper.from_array((1.0 / scales).astype(np.float32), x + SUFFIX)
+        inverse = numpy_helper.from_array((1.0 / scales).astype(np.float32), x + INVERSE)
         graph.initializer.append(inverse)
         first = min(list(graph.node).index(n) for n in nodes)
         graph.node.insert(
-            first, helper.make_node("Mul", [x, inverse.name], [x + "_smoothed"], name=x + "_smooth")
+            first, helper.make_node("Mul", [x, inverse.name], [x + SMOOTHED], name=x + "_smooth")
         )
         for node, w in zip(nodes, weights, strict=True):
-            node.input[0] = x + "_smoothed"
+            node.input[0] = x + SMOOTHED
             scaled = (w * scales[:, None]).astype(np.float32)
             inits[node.input[1]].CopyFrom(numpy_helper.from_array(scaled, node.input[1]))
     onnx.save(model, str(out))
+
+
+def inverse_scales(inits: dict, name: str) -> np.ndarray | None:
+    """``1 / s`` for a tensor that :func:`smooth` divided (``x`` + ``SMOOTHED``), else None:
+    what a smoothed weight's rows are multiplied by to give back the trained weight."""
+    from onnx import numpy_helper
+
+    inverse = inits.get(name.removesuffix(SMOOTHED) + INVERSE) if name.endswith(SMOOTHED) else None
+    return None if inverse is None else numpy_helper.to_array(inverse)

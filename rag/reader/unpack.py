@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.model import MODEL_FILE
-from rag.reader.smoothing import SUFFIX
+from rag.reader.smoothing import inverse_scales
 
 _PREFIX = "inner."  # the exporter wraps the model: inner.bert..., inner.classifier...
 _MATMUL_OUTPUT = re.compile(r"^/inner/(.+)/MatMul_output_0")
@@ -51,9 +51,8 @@ def state_dict_from_onnx(path: Path) -> dict[str, np.ndarray]:
         if node.op_type != "MatMulInteger":
             continue
         # x -> Mul(1/s) -> DynamicQuantizeLinear -> MatMulInteger: the rows hold s
-        smoothed = made_by[node.input[0]].input[0]
-        inverse = inits.get(smoothed.removesuffix("_smoothed") + SUFFIX)
-        rows = numpy_helper.to_array(inverse)[:, None] if inverse is not None else 1.0
+        inverse = inverse_scales(inits, made_by[node.input[0]].input[0])
+        rows = 1.0 if inverse is None else inverse[:, None]
         stem = node.input[1].removesuffix("_quantized")
         if stem.startswith(_PREFIX):  # inner.classifier.weight_Transposed
             name = stem.removeprefix(_PREFIX).removesuffix("_Transposed")
